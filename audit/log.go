@@ -1,0 +1,285 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config tunes a [Log].
+type Config struct {
+	// SigningKeyFile is the PEM Ed25519 private key that signs checkpoints.
+	// Empty means <data dir>/audit-signing-key.pem, created when missing.
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// CheckpointEvery signs a checkpoint at least every that many events.
+	CheckpointEvery uint64 `yaml:"checkpoint_every"`
+	// CheckpointInterval signs a checkpoint over new events at least this
+	// often.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// MaxBatch bounds how many events one group commit writes.
+	MaxBatch int `yaml:"max_batch"`
+}
+
+// Default returns the default configuration.
+func Default() Config {
+	return Config{CheckpointEvery: 1000, CheckpointInterval: 10 * time.Second, MaxBatch: 1024}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.CheckpointEvery == 0:
+		return errors.New("checkpoint_every: must be at least 1")
+	case c.CheckpointInterval < 100*time.Millisecond:
+		return errors.New("checkpoint_interval: must be at least 100ms")
+	case c.MaxBatch < 1 || c.MaxBatch > 65536:
+		return errors.New("max_batch: must be between 1 and 65536")
+	}
+	return nil
+}
+
+// ErrClosed is returned by [Log.Append] after [Log.Close].
+var ErrClosed = errors.New("audit: log closed")
+
+// Log appends events to one node's hash chain. Appends from many goroutines
+// are serialized by one writer that commits them in batches (group commit):
+// an append returns only when its batch is durable, and seqs follow the
+// order in which the writer received the events.
+type Log struct {
+	store  Store
+	node   string
+	signer *Signer
+	cfg    Config
+	logger *slog.Logger
+	now    func() time.Time
+
+	reqs     chan *appendReq
+	closing  chan struct{}
+	stopped  chan struct{}
+	closeOne sync.Once
+	appended atomic.Uint64
+
+	// Owned by the writer goroutine.
+	seq      uint64
+	hash     string
+	last     time.Time
+	cpSeq    uint64
+	cpTime   time.Time
+	stale    bool // head unknown after a failed write: reload before the next
+	batch    []*appendReq
+	recs     []Record
+	checkpts []Record
+}
+
+type appendReq struct {
+	ev   Event
+	seq  uint64
+	err  error
+	done chan struct{}
+}
+
+var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
+
+// Open resumes node's chain in store and starts its writer. It refuses a
+// chain whose last record does not verify, since appending to it would hide
+// the damage.
+func Open(ctx context.Context, store Store, node string, signer *Signer, cfg Config, logger *slog.Logger) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if node == "" {
+		return nil, errors.New("audit: empty node ID")
+	}
+	l := &Log{
+		store: store, node: node, signer: signer, cfg: cfg, logger: logger, now: time.Now,
+		reqs:    make(chan *appendReq, cfg.MaxBatch),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if err := store.PutKey(ctx, node, signer.KeyID(), signer.Public()); err != nil {
+		return nil, fmt.Errorf("audit: register key: %w", err)
+	}
+	if err := l.reload(ctx); err != nil {
+		return nil, err
+	}
+	l.cpSeq, l.cpTime = l.seq, l.now()
+	if cps, err := store.Checkpoints(ctx, node); err == nil && len(cps) > 0 {
+		l.cpSeq = cps[len(cps)-1].Seq
+	}
+	go l.run()
+	return l, nil
+}
+
+// Node returns the ID of the chain this log writes.
+func (l *Log) Node() string { return l.node }
+
+// Appended returns how many events this log has made durable.
+func (l *Log) Appended() uint64 { return l.appended.Load() }
+
+func (l *Log) reload(ctx context.Context) error {
+	rec, ok, err := l.store.Last(ctx, l.node)
+	if err != nil {
+		return fmt.Errorf("audit: read chain head: %w", err)
+	}
+	if !ok {
+		l.seq, l.hash, l.last, l.stale = 0, ZeroHash, time.Time{}, false
+		return nil
+	}
+	e, err := DecodeEvent(rec.Data)
+	if err != nil || e.Seq != rec.Seq || e.Node != l.node {
+		return fmt.Errorf("audit: last event of node %s (seq %d) does not verify; run `subzero audit verify`", l.node, rec.Seq)
+	}
+	l.seq, l.hash, l.last, l.stale = e.Seq, e.Hash, e.Time, false
+	return nil
+}
+
+// Append adds e to the chain and returns its seq once it is durable. The
+// fields the log owns (seq, time, node, hashes, version) are overwritten;
+// the rest is scrubbed of credentials and bounded in size first.
+func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
+	r := reqPool.Get().(*appendReq)
+	r.ev = e
+	scrub(&r.ev)
+	select {
+	case <-l.closing:
+		reqPool.Put(r)
+		return 0, ErrClosed
+	default:
+	}
+	select {
+	case l.reqs <- r:
+	case <-l.closing:
+		reqPool.Put(r)
+		return 0, ErrClosed
+	case <-ctx.Done():
+		reqPool.Put(r)
+		return 0, ctx.Err()
+	}
+	select {
+	case <-r.done:
+	case <-l.stopped:
+		select {
+		case <-r.done:
+		default:
+			return 0, ErrClosed // the writer exited before taking r
+		}
+	}
+	seq, err := r.seq, r.err
+	r.ev, r.err = Event{}, nil
+	reqPool.Put(r)
+	return seq, err
+}
+
+// Close stops accepting events, commits those already accepted, signs a
+// final checkpoint and returns when done or when ctx ends.
+func (l *Log) Close(ctx context.Context) error {
+	l.closeOne.Do(func() { close(l.closing) })
+	select {
+	case <-l.stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: close: %w", ctx.Err())
+	}
+}
+
+func (l *Log) run() {
+	defer close(l.stopped)
+	tick := time.NewTicker(l.cfg.CheckpointInterval / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-l.reqs:
+			l.commit(r)
+		case <-tick.C:
+			if l.seq > l.cpSeq && l.now().Sub(l.cpTime) >= l.cfg.CheckpointInterval {
+				l.commit(nil)
+			}
+		case <-l.closing:
+			for {
+				select {
+				case r := <-l.reqs:
+					l.commit(r)
+					continue
+				default:
+				}
+				break
+			}
+			if l.seq > l.cpSeq {
+				l.commit(nil)
+			}
+			return
+		}
+	}
+}
+
+// commit writes first and whatever else is queued, up to MaxBatch, plus a
+// checkpoint when one is due; first nil writes only a checkpoint.
+func (l *Log) commit(first *appendReq) {
+	ctx := context.Background()
+	l.batch = l.batch[:0]
+	if first != nil {
+		l.batch = append(l.batch, first)
+	fill:
+		for len(l.batch) < l.cfg.MaxBatch {
+			select {
+			case r := <-l.reqs:
+				l.batch = append(l.batch, r)
+			default:
+				break fill
+			}
+		}
+	}
+	if l.stale {
+		if err := l.reload(ctx); err != nil {
+			l.fail(err)
+			return
+		}
+	}
+	prev, seq, hash, last := l.seq, l.seq, l.hash, l.last
+	now := l.now().UTC()
+	if now.Before(last) {
+		now = last // time never goes backwards within a chain
+	}
+	l.recs = l.recs[:0]
+	for _, r := range l.batch {
+		seq++
+		e := &r.ev
+		e.V, e.Seq, e.Time, e.Node, e.PrevHash = Version, seq, now, l.node, hash
+		data := seal(make([]byte, 0, 512), e)
+		hash = e.Hash
+		r.seq = seq
+		l.recs = append(l.recs, Record{Seq: seq, Data: data})
+	}
+	l.checkpts = l.checkpts[:0]
+	if seq > l.cpSeq && (first == nil || seq-l.cpSeq >= l.cfg.CheckpointEvery) {
+		cp := l.signer.sign(l.node, seq, hash, now)
+		l.checkpts = append(l.checkpts, Record{Seq: seq, Data: encodeCheckpoint(cp)})
+	}
+	if err := l.store.Append(ctx, l.node, prev, l.recs, l.checkpts); err != nil {
+		l.stale = true
+		l.fail(fmt.Errorf("audit: append: %w", err))
+		return
+	}
+	l.seq, l.hash, l.last = seq, hash, now
+	if len(l.checkpts) > 0 {
+		l.cpSeq, l.cpTime = seq, l.now()
+	}
+	l.appended.Add(uint64(len(l.batch)))
+	for _, r := range l.batch {
+		r.done <- struct{}{}
+	}
+}
+
+func (l *Log) fail(err error) {
+	if l.logger != nil {
+		l.logger.Error("audit append failed", "node", l.node, "events", len(l.batch), "err", err)
+	}
+	for _, r := range l.batch {
+		r.seq, r.err = 0, err
+		r.done <- struct{}{}
+	}
+}
