@@ -1,11 +1,16 @@
 package bolt_test
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/subzero-gateway/subzero/audit"
 	"github.com/subzero-gateway/subzero/store/bolt"
 	"github.com/subzero-gateway/subzero/store/storetest"
 )
@@ -68,4 +73,30 @@ func (tp tamperer) GetCheckpoint(t *testing.T, node string, seq uint64) []byte {
 
 func (tp tamperer) PutCheckpoint(t *testing.T, node string, seq uint64, data []byte) {
 	tp.edit(t, node, "checkpoints", func(b *bbolt.Bucket) error { return b.Put(key(seq), data) })
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(storetest.CrashEnv) != "" {
+		db, err := bolt.Open(os.Getenv("CRASH_DB"), time.Second, false)
+		if err == nil {
+			err = storetest.CrashChild(db.Audit())
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	os.Exit(m.Run())
+}
+
+func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "subzero.db")
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), "CRASH_DB="+path)
+	storetest.AuditCrash(t, child, func(t *testing.T) audit.Store {
+		db, err := bolt.Open(path, time.Second, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db.Audit()
+	})
 }

@@ -1,0 +1,265 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/store/bolt"
+)
+
+// The local admin socket lets `subzero audit ...` read the embedded store
+// while `subzero serve` holds its file lock. It listens on a Unix socket in
+// the data directory with mode 0600: whoever may open it may also read the
+// database file, so the socket grants nothing new. It serves reads only.
+type adminServer struct {
+	path   string
+	store  audit.Reader
+	logger *slog.Logger
+	srv    *http.Server
+	ln     net.Listener
+}
+
+func newAdminServer(path string, store audit.Reader, logger *slog.Logger) *adminServer {
+	a := &adminServer{path: path, store: store, logger: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /audit/nodes", a.nodes)
+	mux.HandleFunc("GET /audit/last", a.last)
+	mux.HandleFunc("GET /audit/scan", a.scan)
+	mux.HandleFunc("GET /audit/checkpoints", a.checkpoints)
+	mux.HandleFunc("GET /audit/keys", a.keys)
+	a.srv = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	return a
+}
+
+func (a *adminServer) listen() error {
+	// A socket left by a process that crashed is stale: the database lock
+	// (bolt) or the node ID (redis) already keeps two servers apart.
+	if err := os.Remove(a.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	ln, err := net.Listen("unix", a.path)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(a.path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	a.ln = ln
+	return nil
+}
+
+func (a *adminServer) serve() {
+	if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.logger.Error("admin socket", "err", err)
+	}
+}
+
+func (a *adminServer) close() {
+	a.srv.Close()
+	os.Remove(a.path)
+}
+
+type wireRecord struct {
+	Seq  uint64 `json:"seq"`
+	Data []byte `json:"data"`
+}
+
+func (a *adminServer) nodes(w http.ResponseWriter, r *http.Request) {
+	nodes, err := a.store.Nodes(r.Context())
+	a.reply(w, r, nodes, err)
+}
+
+func (a *adminServer) last(w http.ResponseWriter, r *http.Request) {
+	rec, ok, err := a.store.Last(r.Context(), r.URL.Query().Get("node"))
+	var out *wireRecord
+	if ok {
+		out = &wireRecord{Seq: rec.Seq, Data: rec.Data}
+	}
+	a.reply(w, r, out, err)
+}
+
+func (a *adminServer) checkpoints(w http.ResponseWriter, r *http.Request) {
+	recs, err := a.store.Checkpoints(r.Context(), r.URL.Query().Get("node"))
+	out := make([]wireRecord, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, wireRecord{Seq: rec.Seq, Data: rec.Data})
+	}
+	a.reply(w, r, out, err)
+}
+
+func (a *adminServer) keys(w http.ResponseWriter, r *http.Request) {
+	keys, err := a.store.Keys(r.Context(), r.URL.Query().Get("node"))
+	a.reply(w, r, keys, err)
+}
+
+// scan streams records as JSON lines; a last line {"error": ...} reports a
+// failure after the first record.
+func (a *adminServer) scan(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, err := strconv.ParseUint(q.Get("from"), 10, 64)
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "invalid_request", "from: want an unsigned integer")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	err = a.store.Scan(r.Context(), q.Get("node"), from, func(rec audit.Record) error {
+		return enc.Encode(wireRecord{Seq: rec.Seq, Data: rec.Data})
+	})
+	if err != nil {
+		enc.Encode(map[string]string{"error": err.Error()})
+	}
+	bw.Flush()
+}
+
+func (a *adminServer) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		a.logger.ErrorContext(r.Context(), "admin socket", "path", r.URL.Path, "err", err)
+		writeError(w, r, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// adminClient reads audit chains through a running node's admin socket.
+type adminClient struct {
+	http *http.Client
+}
+
+var _ audit.Reader = adminClient{}
+
+func dialAdmin(path string) adminClient {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return adminClient{http: &http.Client{Transport: tr}}
+}
+
+func (c adminClient) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://admin"+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e struct{ Message string }
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
+		return nil, fmt.Errorf("admin socket: %s: %s", resp.Status, e.Message)
+	}
+	return resp, nil
+}
+
+func (c adminClient) getJSON(ctx context.Context, path string, q url.Values, v any) error {
+	resp, err := c.get(ctx, path, q)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("admin socket: %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c adminClient) Nodes(ctx context.Context) ([]string, error) {
+	var nodes []string
+	err := c.getJSON(ctx, "/audit/nodes", nil, &nodes)
+	return nodes, err
+}
+
+func (c adminClient) Last(ctx context.Context, node string) (audit.Record, bool, error) {
+	var rec *wireRecord
+	if err := c.getJSON(ctx, "/audit/last", url.Values{"node": {node}}, &rec); err != nil || rec == nil {
+		return audit.Record{}, false, err
+	}
+	return audit.Record{Seq: rec.Seq, Data: rec.Data}, true, nil
+}
+
+func (c adminClient) Checkpoints(ctx context.Context, node string) ([]audit.Record, error) {
+	var recs []wireRecord
+	if err := c.getJSON(ctx, "/audit/checkpoints", url.Values{"node": {node}}, &recs); err != nil {
+		return nil, err
+	}
+	out := make([]audit.Record, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, audit.Record{Seq: r.Seq, Data: r.Data})
+	}
+	return out, nil
+}
+
+func (c adminClient) Keys(ctx context.Context, node string) (map[string][]byte, error) {
+	var keys map[string][]byte
+	err := c.getJSON(ctx, "/audit/keys", url.Values{"node": {node}}, &keys)
+	return keys, err
+}
+
+func (c adminClient) Scan(ctx context.Context, node string, from uint64, fn func(audit.Record) error) error {
+	resp, err := c.get(ctx, "/audit/scan", url.Values{"node": {node}, "from": {strconv.FormatUint(from, 10)}})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	for {
+		var line struct {
+			wireRecord
+			Error *string `json:"error"`
+		}
+		if err := dec.Decode(&line); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("admin socket: scan: %w", err)
+		}
+		if line.Error != nil {
+			return fmt.Errorf("admin socket: scan: %s", *line.Error)
+		}
+		if err := fn(audit.Record{Seq: line.Seq, Data: line.Data}); err != nil {
+			return err
+		}
+	}
+}
+
+// OpenAuditReader opens the configured store for reading audit chains. For
+// the embedded store it opens the file read-only, or, while a server holds
+// it, goes through that server's admin socket.
+func OpenAuditReader(ctx context.Context, cfg *Config, getenv func(string) string) (audit.Reader, func() error, error) {
+	switch cfg.Store.Kind {
+	case "redis":
+		db, err := openRedis(ctx, cfg, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db.Audit(), db.Close, nil
+	default:
+		db, err := bolt.Open(cfg.BoltPath(), 200*time.Millisecond, true)
+		if errors.Is(err, bolt.ErrLocked) {
+			if _, serr := os.Stat(cfg.AdminSocket()); serr == nil {
+				c := dialAdmin(cfg.AdminSocket())
+				return c, func() error { c.http.CloseIdleConnections(); return nil }, nil
+			}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("store.bolt: %w", err)
+		}
+		return db.Audit(), db.Close, nil
+	}
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+const usage = `usage: subzero <command> [flags]
+
+commands:
+  serve [--config FILE] [--addr HOST:PORT] [--data DIR]
+                      run a node (no config: development defaults, loopback only)
+  config check FILE   validate FILE and print the effective config, secrets masked
+  audit verify        verify every audit chain and checkpoint
+  audit query         search audit events
+  audit tail [-f]     print the latest audit events, and follow
+  audit key           print this node's audit public key (PEM)
+  version             print the version
+
+exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config
+`
+
+// exitError carries the exit code of a failure.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is exit code 2: the command line or the config is wrong.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func configError(err error) error { return &exitError{code: 2, err: err} }
+
+// errFailed reports a failure already explained on stdout (a chain that
+// does not verify).
+var errFailed = &exitError{code: 1, err: errors.New("")}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "subzero: %s\n", msg)
+	}
+	return code
+}
+
+// env is the process environment, as given to run.
+type env struct {
+	environ        []string
+	stdout, stderr io.Writer
+}
+
+func (e env) getenv(name string) string {
+	for _, kv := range e.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// run is the whole program; main only wires the process to it.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	e := env{environ: environ, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, e, rest)
+	case "config":
+		return configCmd(e, rest)
+	case "audit":
+		return auditCmd(ctx, e, rest)
+	case "version":
+		fmt.Fprintln(stdout, "subzero", version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageError("unknown command %q", cmd)
+	}
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "-dirty"
+			}
+		}
+	}
+	return v
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parse parses args and refuses leftover arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
