@@ -19,7 +19,7 @@ func sample() Event {
 		V: Version, Seq: 42, Time: time.Date(2026, 11, 27, 10, 0, 0, 123456000, time.UTC), Node: "node-a",
 		Type: "tool.call", Actor: Actor{Subject: "alice@example.com", ClientID: "https://agent.example/cimd", Chain: []string{"agent-1", "agent-2"}},
 		Action: "tools/call", Target: "github/create_issue", Decision: Deny, Reason: "policy \"no-writes\" denied <write> & more",
-		Findings: []Finding{{Rule: "prompt-injection", Category: "LLM01", Severity: "high"}},
+		Findings:  []Finding{{Rule: "prompt-injection", Category: "LLM01", Severity: "high"}},
 		RequestID: "req-1", PrevHash: ZeroHash,
 	}
 }

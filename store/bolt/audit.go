@@ -214,4 +214,3 @@ func (s *AuditStore) PutKey(ctx context.Context, node, keyID string, pub []byte)
 		return nb.Bucket(bucketKeys).Put([]byte(keyID), pub)
 	})
 }
-
