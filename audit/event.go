@@ -78,9 +78,13 @@ var (
 	errHashMismatch = errors.New("hash does not match content")
 )
 
-// appendCanonical appends the canonical encoding of e to b, with the hash
-// member when withHash is set.
-func appendCanonical(b []byte, e *Event, withHash bool) []byte {
+// The canonical encoding, in key order, falls into the parts a caller
+// fills (encoded before the writer sees the event, in the caller's
+// goroutine) and the fields the log sets: hash, node, prev_hash, seq, time.
+
+// appendPart1 encodes action, actor, decision and findings, opening the
+// object.
+func appendPart1(b []byte, e *Event) []byte {
 	b = append(b, `{"action":`...)
 	b = appendString(b, e.Action)
 	b = append(b, `,"actor":{"chain":[`...)
@@ -109,30 +113,67 @@ func appendCanonical(b []byte, e *Event, withHash bool) []byte {
 		b = appendString(b, f.Severity)
 		b = append(b, '}')
 	}
-	b = append(b, ']')
-	if withHash {
-		b = append(b, `,"hash":`...)
-		b = appendString(b, e.Hash)
-	}
-	b = append(b, `,"node":`...)
-	b = appendString(b, e.Node)
-	b = append(b, `,"prev_hash":`...)
-	b = appendString(b, e.PrevHash)
+	return append(b, ']')
+}
+
+// appendPart2 encodes reason and request_id.
+func appendPart2(b []byte, e *Event) []byte {
 	b = append(b, `,"reason":`...)
 	b = appendString(b, e.Reason)
 	b = append(b, `,"request_id":`...)
-	b = appendString(b, e.RequestID)
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, e.Seq, 10)
+	return appendString(b, e.RequestID)
+}
+
+// appendPart3 encodes target.
+func appendPart3(b []byte, e *Event) []byte {
 	b = append(b, `,"target":`...)
-	b = appendString(b, e.Target)
-	b = append(b, `,"time":`...)
-	b = appendString(b, formatTime(e.Time))
+	return appendString(b, e.Target)
+}
+
+// appendPart4 encodes type and v, closing the object.
+func appendPart4(b []byte, e *Event) []byte {
 	b = append(b, `,"type":`...)
 	b = appendString(b, e.Type)
 	b = append(b, `,"v":`...)
 	b = strconv.AppendInt(b, int64(e.V), 10)
 	return append(b, '}')
+}
+
+func appendHash(b []byte, hash string) []byte {
+	b = append(b, `,"hash":`...)
+	return appendString(b, hash)
+}
+
+func appendNodePrev(b []byte, node, prev string) []byte {
+	b = append(b, `,"node":`...)
+	b = appendString(b, node)
+	b = append(b, `,"prev_hash":`...)
+	return appendString(b, prev)
+}
+
+func appendSeq(b []byte, seq uint64) []byte {
+	b = append(b, `,"seq":`...)
+	return strconv.AppendUint(b, seq, 10)
+}
+
+func appendTime(b []byte, t string) []byte {
+	b = append(b, `,"time":`...)
+	return appendString(b, t)
+}
+
+// appendCanonical appends the canonical encoding of e to b, with the hash
+// member when withHash is set.
+func appendCanonical(b []byte, e *Event, withHash bool) []byte {
+	b = appendPart1(b, e)
+	if withHash {
+		b = appendHash(b, e.Hash)
+	}
+	b = appendNodePrev(b, e.Node, e.PrevHash)
+	b = appendPart2(b, e)
+	b = appendSeq(b, e.Seq)
+	b = appendPart3(b, e)
+	b = appendTime(b, formatTime(e.Time))
+	return appendPart4(b, e)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

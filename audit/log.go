@@ -2,9 +2,13 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,19 +68,27 @@ type Log struct {
 	appended atomic.Uint64
 
 	// Owned by the writer goroutine.
-	seq      uint64
-	hash     string
-	last     time.Time
-	cpSeq    uint64
-	cpTime   time.Time
-	stale    bool // head unknown after a failed write: reload before the next
-	batch    []*appendReq
-	recs     []Record
-	checkpts []Record
+	seq       uint64
+	hash      string
+	last      time.Time
+	cpSeq     uint64
+	cpTime    time.Time
+	stale     bool // head unknown after a failed write: reload before the next
+	prevBatch int
+	sha       hash.Hash
+	arena     []byte
+	ends      []int
+	timer     *time.Timer
+	batch     []*appendReq
+	recs      []Record
+	checkpts  []Record
 }
 
+// appendReq is one pending append. enc holds the event's caller-set parts,
+// already encoded: enc[:cut[0]] is part 1, then parts 2, 3 and 4.
 type appendReq struct {
-	ev   Event
+	enc  []byte
+	cut  [3]int
 	seq  uint64
 	err  error
 	done chan struct{}
@@ -97,6 +109,7 @@ func Open(ctx context.Context, store Store, node string, signer *Signer, cfg Con
 	l := &Log{
 		store: store, node: node, signer: signer, cfg: cfg, logger: logger, now: time.Now,
 		reqs:    make(chan *appendReq, cfg.MaxBatch),
+		sha:     sha256.New(),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -142,8 +155,15 @@ func (l *Log) reload(ctx context.Context) error {
 // the rest is scrubbed of credentials and bounded in size first.
 func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
 	r := reqPool.Get().(*appendReq)
-	r.ev = e
-	scrub(&r.ev)
+	scrub(&e)
+	e.V = Version
+	r.enc = appendPart1(r.enc[:0], &e)
+	r.cut[0] = len(r.enc)
+	r.enc = appendPart2(r.enc, &e)
+	r.cut[1] = len(r.enc)
+	r.enc = appendPart3(r.enc, &e)
+	r.cut[2] = len(r.enc)
+	r.enc = appendPart4(r.enc, &e)
 	select {
 	case <-l.closing:
 		reqPool.Put(r)
@@ -169,7 +189,7 @@ func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
 		}
 	}
 	seq, err := r.seq, r.err
-	r.ev, r.err = Event{}, nil
+	r.err = nil
 	reqPool.Put(r)
 	return seq, err
 }
@@ -223,15 +243,34 @@ func (l *Log) commit(first *appendReq) {
 	l.batch = l.batch[:0]
 	if first != nil {
 		l.batch = append(l.batch, first)
+		// Writers woken by the previous batch's acks are queuing again:
+		// linger briefly until about as many have joined, so that they
+		// share this commit instead of each paying for one.
+		var linger <-chan time.Time
 	fill:
 		for len(l.batch) < l.cfg.MaxBatch {
 			select {
 			case r := <-l.reqs:
 				l.batch = append(l.batch, r)
+				continue
 			default:
+			}
+			if len(l.batch) >= l.prevBatch {
+				break
+			}
+			if linger == nil {
+				runtime.Gosched()
+				linger = l.lingerTimer()
+				continue
+			}
+			select {
+			case r := <-l.reqs:
+				l.batch = append(l.batch, r)
+			case <-linger:
 				break fill
 			}
 		}
+		l.prevBatch = len(l.batch)
 	}
 	if l.stale {
 		if err := l.reload(ctx); err != nil {
@@ -244,15 +283,41 @@ func (l *Log) commit(first *appendReq) {
 	if now.Before(last) {
 		now = last // time never goes backwards within a chain
 	}
-	l.recs = l.recs[:0]
+	ts := formatTime(now)
+	// Each stored form goes into one arena, reused across batches: the
+	// store does not keep records after Append returns.
+	arena, ends := l.arena[:0], l.ends[:0]
+	var sum [sha256.Size]byte
 	for _, r := range l.batch {
 		seq++
-		e := &r.ev
-		e.V, e.Seq, e.Time, e.Node, e.PrevHash = Version, seq, now, l.node, hash
-		data := seal(make([]byte, 0, 512), e)
-		hash = e.Hash
+		start := len(arena)
+		arena = append(arena, r.enc[:r.cut[0]]...)
+		hashAt := len(arena)
+		arena = appendHash(arena, ZeroHash) // placeholder, same length
+		rest := len(arena)
+		arena = appendNodePrev(arena, l.node, hash)
+		arena = append(arena, r.enc[r.cut[0]:r.cut[1]]...)
+		arena = appendSeq(arena, seq)
+		arena = append(arena, r.enc[r.cut[1]:r.cut[2]]...)
+		arena = appendTime(arena, ts)
+		arena = append(arena, r.enc[r.cut[2]:]...)
+		// hash = SHA-256 of the stored form without the hash member.
+		l.sha.Reset()
+		l.sha.Write(arena[start:hashAt])
+		l.sha.Write(arena[rest:])
+		l.sha.Sum(sum[:0])
+		hexAt := rest - 1 - 2*sha256.Size
+		hex.Encode(arena[hexAt:rest-1], sum[:])
+		hash = string(arena[hexAt : rest-1])
 		r.seq = seq
-		l.recs = append(l.recs, Record{Seq: seq, Data: data})
+		ends = append(ends, len(arena))
+	}
+	l.arena, l.ends = arena, ends
+	l.recs = l.recs[:0]
+	start := 0
+	for i, end := range ends {
+		l.recs = append(l.recs, Record{Seq: prev + uint64(i) + 1, Data: arena[start:end]})
+		start = end
 	}
 	l.checkpts = l.checkpts[:0]
 	if seq > l.cpSeq && (first == nil || seq-l.cpSeq >= l.cfg.CheckpointEvery) {
@@ -272,6 +337,18 @@ func (l *Log) commit(first *appendReq) {
 	for _, r := range l.batch {
 		r.done <- struct{}{}
 	}
+}
+
+// maxLinger bounds how long a commit waits for writers to rejoin.
+const maxLinger = 200 * time.Microsecond
+
+func (l *Log) lingerTimer() <-chan time.Time {
+	if l.timer == nil {
+		l.timer = time.NewTimer(maxLinger)
+	} else {
+		l.timer.Reset(maxLinger)
+	}
+	return l.timer.C
 }
 
 func (l *Log) fail(err error) {

@@ -100,3 +100,14 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		return db.Audit()
 	})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) audit.Store {
+		db, err := bolt.Open(filepath.Join(b.TempDir(), "subzero.db"), time.Second, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db.Audit()
+	})
+}
