@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // Version is the version of the canonical event encoding this package writes.
@@ -221,20 +220,6 @@ func seal(buf []byte, e *Event) []byte {
 	return appendCanonical(buf[:0], e, true)
 }
 
-// DecodeEvent parses the stored form of an event and checks that it is
-// canonical and that its hash matches its content. It does not check the
-// chain; see [Verify].
-func DecodeEvent(data []byte) (*Event, error) {
-	var e Event
-	if err := decodeStrict(data, &e); err != nil {
-		return nil, err
-	}
-	if err := checkSealed(data, &e, nil); err != nil {
-		return &e, err
-	}
-	return &e, nil
-}
-
 func decodeStrict(data []byte, v any) error {
 	if len(data) > MaxEventBytes {
 		return fmt.Errorf("audit: record of %d bytes exceeds %d", len(data), MaxEventBytes)
@@ -246,40 +231,6 @@ func decodeStrict(data []byte, v any) error {
 	}
 	if d.More() {
 		return errors.New("audit: decode: trailing data")
-	}
-	return nil
-}
-
-// checkSealed recomputes e's hash and stored form; scratch is reused when
-// non-nil.
-func checkSealed(data []byte, e *Event, scratch *[]byte) error {
-	var buf []byte
-	if scratch != nil {
-		buf = (*scratch)[:0]
-	}
-	if e.V != Version {
-		return fmt.Errorf("unknown encoding version %d", e.V)
-	}
-	if !utf8.Valid(data) {
-		return errNotCanonical
-	}
-	want := e.Hash
-	buf = appendCanonical(buf, e, false)
-	sum := sha256.Sum256(buf)
-	var got [64]byte
-	hex.Encode(got[:], sum[:])
-	if string(got[:]) != want {
-		if scratch != nil {
-			*scratch = buf
-		}
-		return errHashMismatch
-	}
-	buf = appendCanonical(buf[:0], e, true)
-	if scratch != nil {
-		*scratch = buf
-	}
-	if !bytes.Equal(buf, data) {
-		return errNotCanonical
 	}
 	return nil
 }

@@ -150,11 +150,11 @@ func selectNodes(ctx context.Context, r Reader, nodes []string) ([]string, error
 }
 
 func decodeRecord(node string, rec Record) (Event, error) {
-	var e Event
-	if err := decodeStrict(rec.Data, &e); err != nil {
-		return e, fmt.Errorf("audit: node %s seq %d: %w (run `subzero audit verify`)", node, rec.Seq, err)
+	var p parsed
+	if err := parseStored(rec.Data, &p); err != nil {
+		return p.Event, fmt.Errorf("audit: node %s seq %d: %w (run `subzero audit verify`)", node, rec.Seq, err)
 	}
-	return e, nil
+	return p.Event, nil
 }
 
 func sortByTime(es []Event) {

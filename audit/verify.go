@@ -154,7 +154,6 @@ type chainWalker struct {
 	seen     bool
 	failed   bool
 	suspect  *suspect
-	scratch  []byte
 }
 
 type suspect struct {
@@ -184,27 +183,28 @@ func (w *chainWalker) check(rec Record) *suspect {
 	if rec.Seq < expected {
 		return &suspect{pos: rec.Seq, kind: Inserted, why: fmt.Sprintf("record stored at seq %d before the chain's next seq %d", rec.Seq, expected)}
 	}
-	var e Event
-	if err := decodeStrict(rec.Data, &e); err != nil {
-		return &suspect{pos: rec.Seq, kind: Modified, why: "record does not decode"}
+	var p parsed
+	if err := parseStored(rec.Data, &p); err != nil {
+		return &suspect{pos: rec.Seq, kind: Modified, why: err.Error()}
 	}
-	if err := checkSealed(rec.Data, &e, &w.scratch); err != nil {
-		return &suspect{pos: rec.Seq, ev: &e, kind: Modified, why: err.Error()}
+	e := &p.Event
+	if err := checkHash(rec.Data, &p); err != nil {
+		return &suspect{pos: rec.Seq, ev: e, kind: Modified, why: err.Error()}
 	}
 	switch {
 	case rec.Seq > expected && e.Seq == rec.Seq:
-		return &suspect{pos: expected, ev: &e, kind: Missing, why: missingDetail(expected, rec.Seq-1)}
+		return &suspect{pos: expected, ev: e, kind: Missing, why: missingDetail(expected, rec.Seq-1)}
 	case e.Seq != rec.Seq && w.prevSeq > 0 && e.Seq == w.prevSeq:
-		return &suspect{pos: e.Seq, ev: &e, kind: Inserted, why: fmt.Sprintf("two events claim seq %d", e.Seq)}
+		return &suspect{pos: e.Seq, ev: e, kind: Inserted, why: fmt.Sprintf("two events claim seq %d", e.Seq)}
 	case e.Seq != rec.Seq:
-		return &suspect{pos: rec.Seq, ev: &e, kind: Reordered, why: fmt.Sprintf("seq %d holds the event of seq %d", rec.Seq, e.Seq)}
+		return &suspect{pos: rec.Seq, ev: e, kind: Reordered, why: fmt.Sprintf("seq %d holds the event of seq %d", rec.Seq, e.Seq)}
 	case e.Node != w.node:
-		return &suspect{pos: rec.Seq, ev: &e, kind: Modified, why: fmt.Sprintf("event belongs to node %q", e.Node)}
+		return &suspect{pos: rec.Seq, ev: e, kind: Modified, why: fmt.Sprintf("event belongs to node %q", e.Node)}
 	case e.PrevHash != w.prevHash:
-		return &suspect{pos: rec.Seq, ev: &e, kind: Modified, why: fmt.Sprintf("prev_hash does not match the hash of seq %d", w.prevSeq)}
+		return &suspect{pos: rec.Seq, ev: e, kind: Modified, why: fmt.Sprintf("prev_hash does not match the hash of seq %d", w.prevSeq)}
 	}
 	if want, ok := w.cps[e.Seq]; ok && want != e.Hash {
-		return &suspect{pos: rec.Seq, ev: &e, kind: Modified, why: "hash differs from the signed checkpoint"}
+		return &suspect{pos: rec.Seq, ev: e, kind: Modified, why: "hash differs from the signed checkpoint"}
 	}
 	w.prevSeq, w.prevHash = e.Seq, e.Hash
 	w.rep.Events++
@@ -220,8 +220,8 @@ func (w *chainWalker) classify(rec Record) {
 		// If the record after the suspect links to the event before it, the
 		// chain runs around the suspect: the suspect was inserted, unless the
 		// two are neighbours that swapped places.
-		var n Event
-		if decodeStrict(rec.Data, &n) == nil && checkSealed(rec.Data, &n, &w.scratch) == nil &&
+		var n parsed
+		if parseStored(rec.Data, &n) == nil && checkHash(rec.Data, &n) == nil &&
 			n.PrevHash == w.prevHash && n.Seq == w.prevSeq+1 {
 			swapped := s.ev != nil && s.ev.Seq == n.Seq+1 && s.ev.PrevHash == n.Hash
 			if !swapped {
