@@ -97,7 +97,7 @@ type config struct {
 	Labels   map[string]string `yaml:"labels"`
 	Note     string
 	Skip     string `yaml:"-"`
-	secret   string `yaml:"secret"` //nolint:unused // checks that unexported fields are ignored
+	secret   string `yaml:"secret"` //lint:ignore U1000 checks that unexported fields are ignored
 }
 
 func defaults() *config {

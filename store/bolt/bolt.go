@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 )
 
 // Config configures the embedded store.
@@ -57,7 +58,7 @@ func Open(path string, lockTimeout time.Duration, readOnly bool) (*DB, error) {
 		NoFreelistSync: true, // the freelist is rebuilt on open; commits write less
 		FreelistType:   bbolt.FreelistMapType,
 	})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	}
 	if err != nil {

@@ -117,7 +117,7 @@ func member(seq uint64, data []byte) string {
 func (tp tamperer) get(t *testing.T, key string, seq uint64) []byte {
 	t.Helper()
 	s := strconv.FormatUint(seq, 10)
-	ms, err := tp.c.ZRangeByScore(t.Context(), key, &goredis.ZRangeBy{Min: s, Max: s}).Result()
+	ms, err := tp.c.ZRangeArgs(t.Context(), goredis.ZRangeArgs{Key: key, Start: s, Stop: s, ByScore: true}).Result()
 	if err != nil {
 		t.Fatalf("tamper get %s %d: %v", key, seq, err)
 	}
