@@ -176,6 +176,14 @@ func AuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 		if got := scanAll(t, s, "n1", 0); len(got) != 2500 || got[2499].Seq != 2500 {
 			t.Fatalf("Scan across pages returned %d records", len(got))
 		}
+		if got := scanAll(t, s, "n1", 1500); len(got) != 1001 || got[0].Seq != 1500 || string(got[1000].Data) != "event-2500" {
+			t.Fatalf("Scan(1500) returned %d records from seq %d", len(got), got[0].Seq)
+		}
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := s.Scan(cancelled, "n1", 0, func(audit.Record) error { return nil }); !errors.Is(err, context.Canceled) {
+			t.Errorf("Scan with a cancelled context = %v, want context.Canceled", err)
+		}
 		stop := errors.New("stop")
 		n := 0
 		err := s.Scan(ctx, "n1", 0, func(audit.Record) error {
@@ -187,6 +195,25 @@ func AuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 		})
 		if !errors.Is(err, stop) || n != 1500 {
 			t.Errorf("Scan = %v after %d records, want stop after 1500", err, n)
+		}
+	})
+	t.Run("EqualRecordsStayDistinct", func(t *testing.T) {
+		s := open(t)
+		same := []audit.Record{rec(1, "same"), rec(2, "same"), rec(3, "same")}
+		if err := s.Append(t.Context(), "n1", 0, same, nil); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(same, scanAll(t, s, "n1", 0)); diff != "" {
+			t.Errorf("equal records at different seqs (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("RefusedAppendWritesNothing", func(t *testing.T) {
+		s := open(t)
+		if err := s.Append(t.Context(), "n1", 5, []audit.Record{rec(6, "x")}, nil); !errors.Is(err, audit.ErrConflict) {
+			t.Fatalf("Append on an empty chain with prev 5 = %v, want ErrConflict", err)
+		}
+		if nodes, err := s.Nodes(t.Context()); err != nil || len(nodes) != 0 {
+			t.Errorf("Nodes after a refused append = %v, %v; want none", nodes, err)
 		}
 	})
 	t.Run("Binary", func(t *testing.T) {
