@@ -250,16 +250,66 @@ func OpenAuditReader(ctx context.Context, cfg *Config, getenv func(string) strin
 		}
 		return db.Audit(), db.Close, nil
 	default:
-		db, err := bolt.Open(cfg.BoltPath(), 200*time.Millisecond, true)
-		if errors.Is(err, bolt.ErrLocked) {
-			if _, serr := os.Stat(cfg.AdminSocket()); serr == nil {
-				c := dialAdmin(cfg.AdminSocket())
-				return c, func() error { c.http.CloseIdleConnections(); return nil }, nil
-			}
-		}
-		if err != nil {
+		if _, err := os.Stat(cfg.BoltPath()); err != nil {
 			return nil, nil, fmt.Errorf("store.bolt: %w", err)
 		}
-		return db.Audit(), db.Close, nil
+		return boltReader{cfg}, func() error { return nil }, nil
 	}
+}
+
+// boltReader reads the embedded store afresh for each call: through the
+// admin socket while a node serves, else from the file, opened read-only
+// for the call only. So `audit tail -f` neither keeps a node from starting
+// nor loses the events of a node that stops or starts while it follows.
+type boltReader struct{ cfg *Config }
+
+var _ audit.Reader = boltReader{}
+
+func (b boltReader) with(fn func(audit.Reader) error) error {
+	deadline := time.Now().Add(b.cfg.Store.Bolt.LockTimeout)
+	for {
+		if _, err := os.Stat(b.cfg.AdminSocket()); err == nil {
+			c := dialAdmin(b.cfg.AdminSocket())
+			err := fn(c)
+			c.http.CloseIdleConnections()
+			var op *net.OpError
+			if !errors.As(err, &op) || op.Op != "dial" {
+				return err
+			}
+			// No node behind the socket (it stopped, or crashed): read the file.
+		}
+		db, err := bolt.Open(b.cfg.BoltPath(), 50*time.Millisecond, true)
+		if err == nil {
+			defer db.Close()
+			return fn(db.Audit())
+		}
+		// A node starting holds the file before its socket is up.
+		if !errors.Is(err, bolt.ErrLocked) || time.Now().After(deadline) {
+			return fmt.Errorf("store.bolt: %w", err)
+		}
+	}
+}
+
+func (b boltReader) Nodes(ctx context.Context) (nodes []string, err error) {
+	err = b.with(func(r audit.Reader) error { nodes, err = r.Nodes(ctx); return err })
+	return nodes, err
+}
+
+func (b boltReader) Scan(ctx context.Context, node string, from uint64, fn func(audit.Record) error) error {
+	return b.with(func(r audit.Reader) error { return r.Scan(ctx, node, from, fn) })
+}
+
+func (b boltReader) Checkpoints(ctx context.Context, node string) (recs []audit.Record, err error) {
+	err = b.with(func(r audit.Reader) error { recs, err = r.Checkpoints(ctx, node); return err })
+	return recs, err
+}
+
+func (b boltReader) Keys(ctx context.Context, node string) (keys map[string][]byte, err error) {
+	err = b.with(func(r audit.Reader) error { keys, err = r.Keys(ctx, node); return err })
+	return keys, err
+}
+
+func (b boltReader) Last(ctx context.Context, node string) (rec audit.Record, ok bool, err error) {
+	err = b.with(func(r audit.Reader) error { rec, ok, err = r.Last(ctx, node); return err })
+	return rec, ok, err
 }

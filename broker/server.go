@@ -65,9 +65,10 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		}
 		s.store, auditStore = db, db.Audit()
 	}
+	store := s.store // s is nil when New fails
 	defer func() {
 		if err != nil {
-			s.store.Close()
+			store.Close()
 		}
 	}()
 	s.metrics = newMetrics(cfg.Store.Kind)
@@ -172,8 +173,11 @@ func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		s.http.Close()
 	}
 	s.admin.close()
-	s.record(sctx, "stop", "graceful shutdown")
-	if err := s.closeAll(sctx); err != nil {
+	// The drain may have used up sctx: flushing the audit log gets its own.
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	s.record(cctx, "stop", "graceful shutdown")
+	if err := s.closeAll(cctx); err != nil {
 		return err
 	}
 	s.logger.Info("stopped", "node", s.node)
