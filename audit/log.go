@@ -56,6 +56,7 @@ var ErrClosed = errors.New("audit: log closed")
 type Log struct {
 	store  Store
 	node   string
+	owner  string
 	signer *Signer
 	cfg    Config
 	logger *slog.Logger
@@ -99,24 +100,36 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan stru
 // Open resumes node's chain in store and starts its writer. It refuses a
 // chain whose last record does not verify, since appending to it would hide
 // the damage.
-func Open(ctx context.Context, store Store, node string, signer *Signer, cfg Config, logger *slog.Logger) (*Log, error) {
+//
+// owner names this process's claim on the chain: it must stay the same
+// across restarts of one node (so that a node restarting after a crash
+// takes its chain back at once) and differ between processes. While one
+// owner's lease is live, Open fails for any other with ErrInUse.
+func Open(ctx context.Context, store Store, node, owner string, signer *Signer, cfg Config, logger *slog.Logger) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	if node == "" {
 		return nil, errors.New("audit: empty node ID")
 	}
+	if err := store.Claim(ctx, node, owner, leaseTTL); errors.Is(err, ErrInUse) {
+		return nil, fmt.Errorf("%w: %s (each live process needs its own node.id)", err, node)
+	} else if err != nil {
+		return nil, fmt.Errorf("audit: claim node %s: %w", node, err)
+	}
 	l := &Log{
-		store: store, node: node, signer: signer, cfg: cfg, logger: logger, now: time.Now,
+		store: store, node: node, owner: owner, signer: signer, cfg: cfg, logger: logger, now: time.Now,
 		reqs:    make(chan *appendReq, cfg.MaxBatch),
 		sha:     sha256.New(),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
 	if err := store.PutKey(ctx, node, signer.KeyID(), signer.Public()); err != nil {
+		store.Release(ctx, node, owner)
 		return nil, fmt.Errorf("audit: register key: %w", err)
 	}
 	if err := l.reload(ctx); err != nil {
+		store.Release(ctx, node, owner)
 		return nil, err
 	}
 	l.cpSeq, l.cpTime = l.seq, l.now()
@@ -206,12 +219,26 @@ func (l *Log) Close(ctx context.Context) error {
 	}
 }
 
+// The lease on a node's chain lasts leaseTTL and is renewed every
+// leaseRenew, so a node that dies frees its ID within leaseTTL.
+const (
+	leaseTTL   = 15 * time.Second
+	leaseRenew = 5 * time.Second
+)
+
 func (l *Log) run() {
 	defer close(l.stopped)
+	defer l.store.Release(context.Background(), l.node, l.owner)
 	tick := time.NewTicker(l.cfg.CheckpointInterval / 2)
 	defer tick.Stop()
+	renew := time.NewTicker(leaseRenew)
+	defer renew.Stop()
 	for {
 		select {
+		case <-renew.C:
+			if err := l.store.Claim(context.Background(), l.node, l.owner, leaseTTL); err != nil && l.logger != nil {
+				l.logger.Error("audit: renew the lease on this node's chain", "node", l.node, "err", err)
+			}
 		case r := <-l.reqs:
 			l.commit(r)
 		case <-tick.C:

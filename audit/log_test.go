@@ -103,6 +103,10 @@ func (m *memStore) PutKey(_ context.Context, node, id string, pub []byte) error 
 	return nil
 }
 
+func (m *memStore) Claim(context.Context, string, string, time.Duration) error { return nil }
+
+func (m *memStore) Release(context.Context, string, string) error { return nil }
+
 func testSigner(t *testing.T) *Signer {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -114,7 +118,7 @@ func testSigner(t *testing.T) *Signer {
 func TestLogStoreFailure(t *testing.T) {
 	s := newMemStore()
 	signer := testSigner(t)
-	l, err := Open(t.Context(), s, "n1", signer, Default(), slog.New(slog.DiscardHandler))
+	l, err := Open(t.Context(), s, "n1", "o1", signer, Default(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +155,7 @@ func TestLogTimedCheckpoint(t *testing.T) {
 	s := newMemStore()
 	cfg := Default()
 	cfg.CheckpointInterval = 100 * time.Millisecond
-	l, err := Open(t.Context(), s, "n1", testSigner(t), cfg, slog.New(slog.DiscardHandler))
+	l, err := Open(t.Context(), s, "n1", "o1", testSigner(t), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,14 +178,14 @@ func TestLogTimedCheckpoint(t *testing.T) {
 func TestLogRefusesDamagedHead(t *testing.T) {
 	s := newMemStore()
 	s.events["n1"] = []Record{{Seq: 1, Data: []byte(`{"not":"an event"}`)}}
-	if _, err := Open(t.Context(), s, "n1", testSigner(t), Default(), slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := Open(t.Context(), s, "n1", "o1", testSigner(t), Default(), slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("Open appended to a chain whose last record does not verify")
 	}
 }
 
 func TestLogTimeNeverDecreases(t *testing.T) {
 	s := newMemStore()
-	l, err := Open(t.Context(), s, "n1", testSigner(t), Default(), slog.New(slog.DiscardHandler))
+	l, err := Open(t.Context(), s, "n1", "o1", testSigner(t), Default(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

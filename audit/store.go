@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Record is one stored item of a chain: its position, which for events is
@@ -16,6 +17,10 @@ type Record struct {
 // not the one the writer expected: another process writes the same node's
 // chain.
 var ErrConflict = errors.New("audit: chain head moved: another writer uses this node ID")
+
+// ErrInUse is returned by [Store.Claim] and [Open] when another process
+// holds the lease on a node's chain: two live processes with one node ID.
+var ErrInUse = errors.New("audit: node ID is in use by another process")
 
 // Reader reads stored chains. Implementations are safe for concurrent use and
 // return records exactly as stored, without validating them: that is
@@ -49,4 +54,10 @@ type Store interface {
 	Append(ctx context.Context, node string, prev uint64, events, checkpoints []Record) error
 	// PutKey registers a checkpoint public key for node.
 	PutKey(ctx context.Context, node, keyID string, pub []byte) error
+	// Claim takes, or renews, the lease on writing node's chain for owner
+	// until ttl from now. It returns ErrInUse while another owner holds an
+	// unexpired lease. Taking and checking are one atomic step.
+	Claim(ctx context.Context, node, owner string, ttl time.Duration) error
+	// Release ends owner's lease on node, if owner holds it.
+	Release(ctx context.Context, node, owner string) error
 }

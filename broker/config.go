@@ -275,28 +275,53 @@ func (c *Config) NodeID() (string, error) {
 	if c.Node.ID != "" {
 		return c.Node.ID, nil
 	}
-	path := filepath.Join(c.DataDir, "node-id")
+	id, err := c.dataDirID("node-id", "node-")
+	if err != nil {
+		return "", fmt.Errorf("node.id: %w", err)
+	}
+	return id, nil
+}
+
+// InstanceID returns the ID of this data directory, generating it on first
+// use: the owner of the node's audit chain lease. A node that restarts on
+// its data directory takes its chain back at once; a second process with
+// the same node ID and another data directory is refused.
+func (c *Config) InstanceID() (string, error) {
+	id, err := c.dataDirID("instance-id", "")
+	if err != nil {
+		return "", fmt.Errorf("data_dir: %w", err)
+	}
+	return id, nil
+}
+
+// dataDirID reads the ID kept in <data_dir>/name, or creates one.
+func (c *Config) dataDirID(name, prefix string) (string, error) {
+	path := filepath.Join(c.DataDir, name)
 	data, err := os.ReadFile(path)
 	if err == nil {
 		id := strings.TrimSpace(string(data))
 		if !nodeIDPattern.MatchString(id) {
-			return "", fmt.Errorf("node.id: %s holds an invalid node ID", path)
+			return "", fmt.Errorf("%s holds an invalid ID", path)
 		}
 		return id, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("node.id: %w", err)
+		return "", err
 	}
-	var b [4]byte
+	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	id := "node-" + hex.EncodeToString(b[:])
+	n := len(b) // instance IDs: 16 hex digits
+	if prefix != "" {
+		n = 4 // node IDs stay short: node-1a2b3c4d
+	}
+	id := prefix + hex.EncodeToString(b[:n])
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return "", fmt.Errorf("node.id: %w", err)
+		return "", err
 	}
 	if err := writeFileSync(path, []byte(id+"\n")); err != nil {
-		return "", fmt.Errorf("node.id: %w", err)
+		return "", err
 	}
 	return id, nil
 }

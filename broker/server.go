@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,7 @@ type Server struct {
 	version  string
 	node     string
 	store    backend
+	lock     *os.File // held on <data_dir>/lock while the node runs
 	audit    *audit.Log
 	metrics  *metrics
 	http     *http.Server
@@ -46,8 +48,21 @@ type backend interface {
 // signing key); nothing is left open when it fails.
 // getenv resolves secrets that refer to environment variables.
 func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(string) string, version string) (s *Server, err error) {
-	s = &Server{cfg: cfg, logger: logger, version: version}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Close()
+		}
+	}()
+	s = &Server{cfg: cfg, logger: logger, version: version, lock: lock}
 	if s.node, err = cfg.NodeID(); err != nil {
+		return nil, err
+	}
+	owner, err := cfg.InstanceID()
+	if err != nil {
 		return nil, err
 	}
 	var auditStore audit.Store
@@ -78,7 +93,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		return nil, fmt.Errorf("audit.signing_key_file: %w", err)
 	}
 	timed := timedAuditStore{Store: auditStore, m: s.metrics}
-	if s.audit, err = audit.Open(ctx, timed, s.node, audit.NewSigner(key), cfg.Audit, logger); err != nil {
+	if s.audit, err = audit.Open(ctx, timed, s.node, owner, audit.NewSigner(key), cfg.Audit, logger); err != nil {
 		return nil, err
 	}
 	s.metrics.registerAudit(s.audit)
@@ -203,6 +218,7 @@ func (s *Server) closeAll(ctx context.Context) error {
 	if cerr := s.store.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("store: close: %w", cerr)
 	}
+	s.lock.Close()
 	return err
 }
 

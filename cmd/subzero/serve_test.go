@@ -175,8 +175,8 @@ func TestServeResourceInUse(t *testing.T) {
 	n := serveNode(t, data, "", nil)
 
 	res := runMain(t, t.Context(), nil, "serve", "--addr", "127.0.0.1:0", "--data", data)
-	if res.code != 1 || !strings.Contains(res.stderr, "store.bolt") || !strings.Contains(res.stderr, "locked") {
-		t.Errorf("second serve on the same data dir: exit %d, stderr:\n%s\nwant exit 1 naming store.bolt and the lock", res.code, res.stderr)
+	if res.code != 1 || !strings.Contains(res.stderr, "data_dir") || !strings.Contains(res.stderr, "in use") {
+		t.Errorf("second serve on the same data dir: exit %d, stderr:\n%s\nwant exit 1 naming data_dir in use", res.code, res.stderr)
 	}
 	res = runMain(t, t.Context(), nil, "serve", "--addr", n.addr, "--data", t.TempDir())
 	if res.code != 1 || !strings.Contains(res.stderr, "server.addr") || !strings.Contains(res.stderr, "address already in use") {

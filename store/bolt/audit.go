@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -213,4 +216,49 @@ func (s *AuditStore) PutKey(ctx context.Context, node, keyID string, pub []byte)
 		}
 		return nb.Bucket(bucketKeys).Put([]byte(keyID), pub)
 	})
+}
+
+var leaseKey = []byte("lease")
+
+// Claim implements [audit.Store]. The lease is a value in the node's
+// bucket: owner, a newline, and the expiry in Unix nanoseconds.
+func (s *AuditStore) Claim(ctx context.Context, node, owner string, ttl time.Duration) error {
+	now := time.Now()
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		nb, err := createNodeBuckets(tx, node)
+		if err != nil {
+			return err
+		}
+		if cur, until, ok := parseLease(nb.Get(leaseKey)); ok && cur != owner && now.Before(until) {
+			return audit.ErrInUse
+		}
+		return nb.Put(leaseKey, fmt.Appendf(nil, "%s\n%d", owner, now.Add(ttl).UnixNano()))
+	})
+}
+
+// Release implements [audit.Store].
+func (s *AuditStore) Release(ctx context.Context, node, owner string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		root := tx.Bucket(bucketAudit)
+		if root == nil {
+			return nil
+		}
+		nb := root.Bucket([]byte(node))
+		if nb == nil {
+			return nil
+		}
+		if cur, _, ok := parseLease(nb.Get(leaseKey)); ok && cur == owner {
+			return nb.Delete(leaseKey)
+		}
+		return nil
+	})
+}
+
+func parseLease(v []byte) (owner string, until time.Time, ok bool) {
+	o, n, found := strings.Cut(string(v), "\n")
+	ns, err := strconv.ParseInt(n, 10, 64)
+	if !found || err != nil {
+		return "", time.Time{}, false
+	}
+	return o, time.Unix(0, ns), true
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -206,5 +207,40 @@ func (s *AuditStore) PutKey(ctx context.Context, node, keyID string, pub []byte)
 		return fmt.Errorf("redis: put key: %w", err)
 	}
 	s.known.Store(node, true)
+	return nil
+}
+
+// claimScript takes or renews KEYS[1] (the node's lease) for ARGV[1] for
+// ARGV[2] milliseconds unless another owner holds it: 1 taken, 0 in use.
+var claimScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// releaseScript deletes KEYS[1] if ARGV[1] holds it.
+var releaseScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Claim implements [audit.Store] with <prefix>audit:{<node>}:lease.
+func (s *AuditStore) Claim(ctx context.Context, node, owner string, ttl time.Duration) error {
+	n, err := claimScript.Run(ctx, s.c, []string{s.key(node, "lease")}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("redis: claim: %w", err)
+	}
+	if n == 0 {
+		return audit.ErrInUse
+	}
+	return nil
+}
+
+// Release implements [audit.Store].
+func (s *AuditStore) Release(ctx context.Context, node, owner string) error {
+	if err := releaseScript.Run(ctx, s.c, []string{s.key(node, "lease")}, owner).Err(); err != nil {
+		return fmt.Errorf("redis: release: %w", err)
+	}
 	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -222,6 +223,13 @@ func universalOptions(c Config, password string) (*goredis.UniversalOptions, err
 	return o, nil
 }
 
+var quietOnce sync.Once
+
+// quietLogger drops go-redis's internal log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
 // DB is a connection pool to Redis.
 type DB struct {
 	client goredis.UniversalClient
@@ -231,6 +239,10 @@ type DB struct {
 // Open validates cfg, resolves the password through getenv, connects and
 // checks the server with a PING bounded by the dial timeout.
 func Open(ctx context.Context, cfg Config, getenv func(string) string) (*DB, error) {
+	// go-redis prints connection errors with the standard logger, which
+	// would break the node's JSON logs; every error reaches us as a return
+	// value instead.
+	quietOnce.Do(func() { goredis.SetLogger(quietLogger{}) })
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}

@@ -216,6 +216,41 @@ func AuditStore(t *testing.T, open func(t *testing.T) audit.Store) {
 			t.Errorf("Nodes after a refused append = %v, %v; want none", nodes, err)
 		}
 	})
+	t.Run("Lease", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		if err := s.Claim(ctx, "n1", "a", time.Minute); err != nil {
+			t.Fatalf("first claim: %v", err)
+		}
+		if err := s.Claim(ctx, "n1", "a", time.Minute); err != nil {
+			t.Fatalf("renewal by the owner: %v", err)
+		}
+		if err := s.Claim(ctx, "n1", "b", time.Minute); !errors.Is(err, audit.ErrInUse) {
+			t.Fatalf("claim by another owner = %v, want ErrInUse", err)
+		}
+		if err := s.Claim(ctx, "n2", "b", time.Minute); err != nil {
+			t.Fatalf("claims on other nodes are independent: %v", err)
+		}
+		if err := s.Release(ctx, "n1", "b"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Claim(ctx, "n1", "b", time.Minute); !errors.Is(err, audit.ErrInUse) {
+			t.Fatalf("release by a non-owner freed the lease: %v", err)
+		}
+		if err := s.Release(ctx, "n1", "a"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Claim(ctx, "n1", "b", 50*time.Millisecond); err != nil {
+			t.Fatalf("claim after release: %v", err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for s.Claim(ctx, "n1", "a", time.Minute) != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("an expired lease still blocks other owners")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 	t.Run("Binary", func(t *testing.T) {
 		s := open(t)
 		data := []byte("\x00\xff{\"a\":\n}\r\x7f")
@@ -237,9 +272,12 @@ func newSigner(t testing.TB) *audit.Signer {
 	return audit.NewSigner(key)
 }
 
+// testOwner is the lease owner of the logs the suite opens.
+const testOwner = "storetest"
+
 func openLog(t testing.TB, s audit.Store, node string, signer *audit.Signer, cfg audit.Config) *audit.Log {
 	t.Helper()
-	l, err := audit.Open(context.Background(), s, node, signer, cfg, slog.New(slog.DiscardHandler))
+	l, err := audit.Open(context.Background(), s, node, testOwner, signer, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("audit.Open: %v", err)
 	}
@@ -332,6 +370,20 @@ func AuditLog(t *testing.T, open func(t *testing.T) audit.Store) {
 		closeLog(t, a)
 		closeLog(t, b)
 		verifyOK(t, s, signer.Public())
+	})
+	t.Run("SecondOwnerRefused", func(t *testing.T) {
+		s := open(t)
+		signer := newSigner(t)
+		a := openLog(t, s, "n1", signer, audit.Default())
+		if _, err := audit.Open(t.Context(), s, "n1", "another-process", signer, audit.Default(), slog.New(slog.DiscardHandler)); !errors.Is(err, audit.ErrInUse) {
+			t.Errorf("Open by a second owner while the first is live = %v, want ErrInUse", err)
+		}
+		closeLog(t, a)
+		b, err := audit.Open(t.Context(), s, "n1", "another-process", signer, audit.Default(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("Open after the first owner closed: %v", err)
+		}
+		closeLog(t, b)
 	})
 	t.Run("CredentialsNeverStored", func(t *testing.T) {
 		s := open(t)

@@ -35,7 +35,7 @@ func CrashChild(s audit.Store) error {
 	}
 	cfg := audit.Default()
 	cfg.CheckpointEvery = 100
-	l, err := audit.Open(context.Background(), s, crashNode, audit.NewSigner(key), cfg, slog.New(slog.DiscardHandler))
+	l, err := audit.Open(context.Background(), s, crashNode, testOwner, audit.NewSigner(key), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
