@@ -133,7 +133,17 @@ func Open(ctx context.Context, store Store, node, owner string, signer *Signer, 
 		return nil, err
 	}
 	l.cpSeq, l.cpTime = l.seq, l.now()
-	if cps, err := store.Checkpoints(ctx, node); err == nil && len(cps) > 0 {
+	cps, err := store.Checkpoints(ctx, node)
+	if err != nil {
+		store.Release(ctx, node, owner)
+		return nil, fmt.Errorf("audit: read checkpoints: %w", err)
+	}
+	if len(cps) > 0 {
+		if last := cps[len(cps)-1].Seq; last > l.seq {
+			// Appending would fill the gap and hide the truncation.
+			store.Release(ctx, node, owner)
+			return nil, fmt.Errorf("audit: chain of node %s ends at seq %d but a checkpoint covers seq %d: it was truncated; run `subzero audit verify`", node, l.seq, last)
+		}
 		l.cpSeq = cps[len(cps)-1].Seq
 	}
 	go l.run()

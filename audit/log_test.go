@@ -183,6 +183,24 @@ func TestLogRefusesDamagedHead(t *testing.T) {
 	}
 }
 
+func TestLogRefusesTruncatedChain(t *testing.T) {
+	s := newMemStore()
+	l, err := Open(t.Context(), s, "n1", "o1", testSigner(t), Default(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := l.Append(t.Context(), Event{Type: "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close(t.Context()) // signs a checkpoint at seq 3
+	s.events["n1"] = s.events["n1"][:2]
+	if _, err := Open(t.Context(), s, "n1", "o1", testSigner(t), Default(), slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("Open resumed a chain truncated before its last checkpoint")
+	}
+}
+
 func TestLogTimeNeverDecreases(t *testing.T) {
 	s := newMemStore()
 	l, err := Open(t.Context(), s, "n1", "o1", testSigner(t), Default(), slog.New(slog.DiscardHandler))
