@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/broker/dpop"
 )
 
 // Backend is what a storage package hands the suite: its implementations of
@@ -13,6 +14,7 @@ import (
 type Backend struct {
 	Audit  audit.Store
 	Tamper Tamperer
+	Replay dpop.ReplayStore
 }
 
 // Tamperer edits stored audit records directly, behind the store's back, as
@@ -36,4 +38,5 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("AuditStore", func(t *testing.T) { AuditStore(t, func(t *testing.T) audit.Store { return open(t).Audit }) })
 	t.Run("AuditLog", func(t *testing.T) { AuditLog(t, func(t *testing.T) audit.Store { return open(t).Audit }) })
 	t.Run("AuditTamper", func(t *testing.T) { AuditTamper(t, open) })
+	t.Run("Replay", func(t *testing.T) { Replay(t, func(t *testing.T) dpop.ReplayStore { return open(t).Replay }) })
 }
