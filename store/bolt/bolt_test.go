@@ -22,7 +22,7 @@ func open(t *testing.T) storetest.Backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{db: db}, Replay: db.Replay()}
+	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{db: db}, Replay: db.Replay(), SigningKeys: db.SigningKeys(), OAuth: db.OAuth()}
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
@@ -110,4 +110,5 @@ func BenchmarkStore(b *testing.B) {
 		b.Cleanup(func() { db.Close() })
 		return db.Audit()
 	})
+	b.Run("OAuth", bolt.BenchOAuth)
 }

@@ -90,13 +90,14 @@ func rawClient(t *testing.T) *goredis.Client {
 func open(t *testing.T) storetest.Backend {
 	cfg := config(t, srv)
 	db := openDB(t, cfg, noEnv)
-	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{c: rawClient(t), prefix: cfg.KeyPrefix}, Replay: db.Replay()}
+	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{c: rawClient(t), prefix: cfg.KeyPrefix}, Replay: db.Replay(), SigningKeys: db.SigningKeys(), OAuth: db.OAuth()}
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) audit.Store { return openDB(b, config(b, srv), noEnv).Audit() })
+	b.Run("OAuth", benchOAuth)
 }
 
 // tamperer edits the real Redis keys with a client of its own, as an

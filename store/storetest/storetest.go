@@ -7,6 +7,8 @@ import (
 
 	"github.com/subzero-gateway/subzero/audit"
 	"github.com/subzero-gateway/subzero/broker/dpop"
+	"github.com/subzero-gateway/subzero/broker/oauth"
+	"github.com/subzero-gateway/subzero/broker/token"
 )
 
 // Backend is what a storage package hands the suite: its implementations of
@@ -15,6 +17,9 @@ type Backend struct {
 	Audit  audit.Store
 	Tamper Tamperer
 	Replay dpop.ReplayStore
+
+	SigningKeys token.KeyStore
+	OAuth       oauth.Store
 }
 
 // Tamperer edits stored audit records directly, behind the store's back, as
@@ -39,4 +44,6 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("AuditLog", func(t *testing.T) { AuditLog(t, func(t *testing.T) audit.Store { return open(t).Audit }) })
 	t.Run("AuditTamper", func(t *testing.T) { AuditTamper(t, open) })
 	t.Run("Replay", func(t *testing.T) { Replay(t, func(t *testing.T) dpop.ReplayStore { return open(t).Replay }) })
+	t.Run("SigningKeys", func(t *testing.T) { SigningKeys(t, func(t *testing.T) token.KeyStore { return open(t).SigningKeys }) })
+	t.Run("OAuth", func(t *testing.T) { OAuthStore(t, func(t *testing.T) oauth.Store { return open(t).OAuth }) })
 }
