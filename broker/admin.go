@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,29 +17,33 @@ import (
 	"time"
 
 	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/broker/oauth"
 	"github.com/subzero-gateway/subzero/store/bolt"
 )
 
-// The local admin socket lets `subzero audit ...` read the embedded store
-// while `subzero serve` holds its file lock. It listens on a Unix socket in
-// the data directory with mode 0600: whoever may open it may also read the
-// database file, so the socket grants nothing new. It serves reads only.
+// The local admin socket lets `subzero audit ...` and `subzero user add`
+// reach the embedded store while `subzero serve` holds its file lock. It
+// listens on a Unix socket in the data directory with mode 0600: whoever
+// may open it may also open the database file, so the socket grants
+// nothing new. It reads audit chains and adds users.
 type adminServer struct {
 	path   string
 	store  audit.Reader
+	users  *oauth.Users
 	logger *slog.Logger
 	srv    *http.Server
 	ln     net.Listener
 }
 
-func newAdminServer(path string, store audit.Reader, logger *slog.Logger) *adminServer {
-	a := &adminServer{path: path, store: store, logger: logger}
+func newAdminServer(path string, store audit.Reader, users *oauth.Users, logger *slog.Logger) *adminServer {
+	a := &adminServer{path: path, store: store, users: users, logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /audit/nodes", a.nodes)
 	mux.HandleFunc("GET /audit/last", a.last)
 	mux.HandleFunc("GET /audit/scan", a.scan)
 	mux.HandleFunc("GET /audit/checkpoints", a.checkpoints)
 	mux.HandleFunc("GET /audit/keys", a.keys)
+	mux.HandleFunc("POST /users", a.addUser)
 	a.srv = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a
 }
@@ -70,6 +75,29 @@ func (a *adminServer) serve() {
 func (a *adminServer) close() {
 	a.srv.Close()
 	os.Remove(a.path)
+}
+
+// newUser is the body of POST /users.
+type newUser struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+func (a *adminServer) addUser(w http.ResponseWriter, r *http.Request) {
+	var nu newUser
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<10)).Decode(&nu); err != nil {
+		writeError(w, r, http.StatusBadRequest, "invalid_request", "body: want {\"name\", \"password\"}")
+		return
+	}
+	u, err := a.users.Add(r.Context(), nu.Name, nu.Password)
+	switch {
+	case errors.Is(err, oauth.ErrExists):
+		writeError(w, r, http.StatusConflict, "exists", err.Error())
+	case err != nil:
+		writeError(w, r, http.StatusBadRequest, "invalid_request", err.Error())
+	default:
+		writeJSON(w, http.StatusCreated, map[string]string{"name": u.Name, "sub": u.Subject})
+	}
 }
 
 type wireRecord struct {
@@ -312,4 +340,57 @@ func (b boltReader) Keys(ctx context.Context, node string) (keys map[string][]by
 func (b boltReader) Last(ctx context.Context, node string) (rec audit.Record, ok bool, err error) {
 	err = b.with(func(r audit.Reader) error { rec, ok, err = r.Last(ctx, node); return err })
 	return rec, ok, err
+}
+
+// AddUser adds a user to the embedded identity store of the configured
+// store: directly, or through the admin socket while a node holds the
+// bbolt file.
+func AddUser(ctx context.Context, cfg *Config, getenv func(string) string, name, password string) (*oauth.User, error) {
+	var st oauth.Store
+	switch cfg.Store.Kind {
+	case "redis":
+		db, err := openRedis(ctx, cfg, getenv)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		st = db.OAuth()
+	default:
+		db, err := bolt.Open(cfg.BoltPath(), 200*time.Millisecond, false)
+		if errors.Is(err, bolt.ErrLocked) {
+			return addUserViaSocket(ctx, cfg.AdminSocket(), name, password)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store.bolt: %w", err)
+		}
+		defer db.Close()
+		st = db.OAuth()
+	}
+	return oauth.NewUsers(st, oauth.DefaultArgon2).Add(ctx, name, password)
+}
+
+func addUserViaSocket(ctx context.Context, socket, name, password string) (*oauth.User, error) {
+	c := dialAdmin(socket)
+	defer c.http.CloseIdleConnections()
+	body, _ := json.Marshal(newUser{Name: name, Password: password})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin/users", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Name, Sub, Message string }
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out)
+	switch resp.StatusCode {
+	case http.StatusCreated:
+		return &oauth.User{Name: out.Name, Subject: out.Sub}, nil
+	case http.StatusConflict:
+		return nil, fmt.Errorf("%w: user %q", oauth.ErrExists, name)
+	default:
+		return nil, errors.New(out.Message)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/broker/oauth"
 	"github.com/subzero-gateway/subzero/store/bolt"
 	"github.com/subzero-gateway/subzero/store/redis"
 )
@@ -66,19 +67,20 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		return nil, err
 	}
 	var auditStore audit.Store
+	var oauthStore oauth.Store
 	switch cfg.Store.Kind {
 	case "bolt":
 		db, err := bolt.Open(cfg.BoltPath(), cfg.Store.Bolt.LockTimeout, false)
 		if err != nil {
 			return nil, fmt.Errorf("store.bolt: %w", err)
 		}
-		s.store, auditStore = db, db.Audit()
+		s.store, auditStore, oauthStore = db, db.Audit(), db.OAuth()
 	case "redis":
 		db, err := openRedis(ctx, cfg, getenv)
 		if err != nil {
 			return nil, err
 		}
-		s.store, auditStore = db, db.Audit()
+		s.store, auditStore, oauthStore = db, db.Audit(), db.OAuth()
 	}
 	store := s.store // s is nil when New fails
 	defer func() {
@@ -106,7 +108,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, logger)
+	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, oauth.NewUsers(oauthStore, oauth.DefaultArgon2), logger)
 	return s, nil
 }
 

@@ -59,7 +59,7 @@ func followAudit(t *testing.T, args ...string) *follower {
 	ctx, cancel := context.WithCancel(t.Context())
 	f := &follower{cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"audit", "tail", "-f", "--interval", "10ms", "--format", "json", "-n", "100"}, args...)
-	go func() { f.done <- run(ctx, args, nil, &f.stdout, &f.stderr) }()
+	go func() { f.done <- run(ctx, args, nil, nil, &f.stdout, &f.stderr) }()
 	t.Cleanup(func() { f.stop() })
 	return f
 }

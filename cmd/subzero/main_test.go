@@ -121,7 +121,7 @@ func runMain(t *testing.T, ctx context.Context, environ []string, args ...string
 			t.Fatalf("subzero %s panicked: %v", strings.Join(args, " "), v)
 		}
 	}()
-	err := run(ctx, args, environ, &stdout, &stderr)
+	err := run(ctx, args, environ, nil, &stdout, &stderr)
 	res.code = exitCode(err, &stderr)
 	res.stdout, res.stderr = stdout.String(), stderr.String()
 	return res

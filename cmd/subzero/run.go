@@ -20,6 +20,8 @@ commands:
   audit query         search audit events
   audit tail [-f]     print the latest audit events, and follow
   audit key           print this node's audit public key (PEM)
+  user add NAME --password-stdin
+                      add a user to the embedded identity store
   version             print the version
 
 exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config
@@ -76,8 +78,11 @@ func (e env) getenv(name string) string {
 }
 
 // run is the whole program; main only wires the process to it.
-func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{environ: environ, stdout: stdout, stderr: stderr}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageError("no command given")
@@ -89,6 +94,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return configCmd(e, rest)
 	case "audit":
 		return auditCmd(ctx, e, rest)
+	case "user":
+		return userCmd(ctx, e, stdin, rest)
 	case "version":
 		fmt.Fprintln(stdout, "subzero", version())
 		return nil

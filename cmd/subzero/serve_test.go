@@ -26,7 +26,7 @@ func TestRunServe(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, nil, &stdout, &stderr)
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, nil, nil, &stdout, &stderr)
 		done <- exitCode(err, &stderr)
 	}()
 	var addr string

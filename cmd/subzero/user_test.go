@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/subzero-gateway/subzero/broker/oauth"
+	"github.com/subzero-gateway/subzero/store/bolt"
+)
+
+// runStdin runs the program with stdin and returns its exit code and output.
+func runStdin(t *testing.T, stdin string, args ...string) runResult {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	err := run(t.Context(), args, nil, strings.NewReader(stdin), &stdout, &stderr)
+	return runResult{code: exitCode(err, &stderr), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// authenticate checks a password against the users of a stopped node's
+// bbolt file.
+func authenticate(t *testing.T, data, name, password string) error {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(data, "subzero.db"), time.Second, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = oauth.NewUsers(db.OAuth(), argon2id.Params{}).Authenticate(t.Context(), name, password)
+	return err
+}
+
+func TestUserAdd(t *testing.T) {
+	data := t.TempDir()
+	res := runStdin(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", data)
+	if res.code != 0 || !strings.Contains(res.stdout, "added user alice (sub user-") {
+		t.Fatalf("user add: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if strings.Contains(res.stdout+res.stderr, "correct horse") {
+		t.Error("the password was echoed")
+	}
+	if err := authenticate(t, data, "alice", "correct horse battery"); err != nil {
+		t.Fatalf("the added user does not authenticate: %v", err)
+	}
+	if err := authenticate(t, data, "alice", "wrong password"); !errors.Is(err, oauth.ErrBadCredentials) {
+		t.Errorf("wrong password: %v", err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"duplicate", "another password\n", []string{"user", "add", "alice", "--password-stdin", "--data", data}, 1, "already exists"},
+		{"short password", "short\n", []string{"user", "add", "bob", "--password-stdin", "--data", data}, 1, "password"},
+		{"no --password-stdin", "", []string{"user", "add", "bob", "--data", data}, 2, "--password-stdin"},
+		{"no name", "", []string{"user", "add"}, 2, "usage"},
+		{"bad name", "long enough password\n", []string{"user", "add", "bob smith", "--password-stdin", "--data", data}, 1, "user name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runStdin(t, tc.stdin, tc.args...)
+			if res.code != tc.code || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d mentioning %q", res.code, res.stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+// While a node holds the bbolt file, user add goes through its admin socket.
+func TestUserAddWhileRunning(t *testing.T) {
+	data := t.TempDir()
+	n := serveNode(t, data, "", nil)
+	res := runStdin(t, "correct horse battery\n", "user", "add", "carol", "--password-stdin", "--data", data)
+	if res.code != 0 || !strings.Contains(res.stdout, "added user carol") {
+		t.Fatalf("user add while running: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = runStdin(t, "correct horse battery\n", "user", "add", "carol", "--password-stdin", "--data", data)
+	if res.code != 1 || !strings.Contains(res.stderr, "already exists") {
+		t.Errorf("duplicate through the socket: exit %d %s", res.code, res.stderr)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := authenticate(t, data, "carol", "correct horse battery"); err != nil {
+		t.Fatalf("user added through the socket does not authenticate: %v", err)
+	}
+}
+
+func TestUserAddRedis(t *testing.T) {
+	cfg := redisConfig(t)
+	res := runStdin(t, "correct horse battery\n", "user", "add", "dave", "--password-stdin", "--config", cfg)
+	if res.code != 0 || !strings.Contains(res.stdout, "added user dave") {
+		t.Fatalf("user add on redis: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = runStdin(t, "correct horse battery\n", "user", "add", "dave", "--password-stdin", "--config", cfg)
+	if res.code != 1 || !strings.Contains(res.stderr, "already exists") {
+		t.Errorf("duplicate on redis: exit %d %s", res.code, res.stderr)
+	}
+}
