@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -17,3 +18,24 @@ func NewFositeStore(s Store, clients ClientResolver, replay interface {
 }
 
 func WarmDummyHash(u *Users) { u.dummy() }
+
+// AuthorizeForTest drives fosite's authorization endpoint in process, as
+// the authorization endpoint will once login and consent are served:
+// the request's query is parsed and checked (client, redirect URI, PKCE
+// S256, scopes), every requested scope is granted, and the code issued
+// for sess is returned.
+func AuthorizeForTest(s *Server, r *http.Request, sess *Session) (string, error) {
+	ctx := r.Context()
+	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	for _, sc := range ar.GetRequestedScopes() {
+		ar.GrantScope(sc)
+	}
+	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		return "", err
+	}
+	return resp.GetCode(), nil
+}

@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,9 @@ type Session struct {
 	JKT       string                         `json:"jkt,omitempty"`      // RFC 7638 thumbprint of the DPoP key
 	Resources []string                       `json:"resource,omitempty"` // RFC 8707 resources granted
 	ExpiresAt map[fosite.TokenType]time.Time `json:"exp,omitempty"`
+	// Audience is the aud of the access token being issued, when narrower
+	// than Resources (a token request's resource parameter); not stored.
+	Audience []string `json:"-"`
 }
 
 var _ fosite.Session = (*Session)(nil)
@@ -50,6 +55,7 @@ func (s *Session) GetSubject() string { return s.Subject }
 func (s *Session) Clone() fosite.Session {
 	c := *s
 	c.Resources = append([]string(nil), s.Resources...)
+	c.Audience = append([]string(nil), s.Audience...)
 	if s.ExpiresAt != nil {
 		c.ExpiresAt = make(map[fosite.TokenType]time.Time, len(s.ExpiresAt))
 		for k, v := range s.ExpiresAt {
@@ -156,9 +162,11 @@ func (f *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) e
 }
 
 // SetClientAssertionJWT implements fosite.ClientManager: a jti is
-// accepted once until exp, on every node.
+// accepted once until exp, on every node. The replay key holds the
+// SHA-256 of jti, so that any jti fits the replay store's keys.
 func (f *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
-	first, err := f.replay.Once(ctx, "client_assertion:"+jti, exp)
+	sum := sha256.Sum256([]byte(jti))
+	first, err := f.replay.Once(ctx, "client_assertion:"+base64.RawURLEncoding.EncodeToString(sum[:]), exp)
 	if err != nil {
 		return err
 	}
@@ -318,9 +326,11 @@ func (f *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string)
 // the family's access tokens are revoked. Of two concurrent refreshes with
 // one token, exactly one succeeds.
 func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
-	if _, err := f.s.Deactivate(ctx, KindRefresh, sig); errors.Is(err, ErrInactive) {
+	// Absent counts as used: reuse detection deletes the token it saw
+	// reused, and a request that read it before must not rotate it.
+	if _, err := f.s.Deactivate(ctx, KindRefresh, sig); errors.Is(err, ErrInactive) || errors.Is(err, ErrNotFound) {
 		return fosite.ErrInactiveToken
-	} else if err != nil && !errors.Is(err, ErrNotFound) {
+	} else if err != nil {
 		return err
 	}
 	_, err := f.s.RevokeRequest(ctx, requestID, KindAccess)

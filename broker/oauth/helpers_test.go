@@ -14,7 +14,7 @@ import (
 )
 
 // testStore returns the OAuth store of a fresh bbolt file.
-func testStore(t *testing.T) (oauth.Store, *bolt.DB) {
+func testStore(t testing.TB) (oauth.Store, *bolt.DB) {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "subzero.db"), time.Second, false)
 	if err != nil {
