@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/broker/oauth"
+	"github.com/subzero-gateway/subzero/internal/secret"
 	"github.com/subzero-gateway/subzero/internal/yamlconf"
 	"github.com/subzero-gateway/subzero/store/bolt"
 	"github.com/subzero-gateway/subzero/store/redis"
@@ -38,6 +41,12 @@ type Config struct {
 	Log     LogConfig    `yaml:"log"`
 	Store   StoreConfig  `yaml:"store"`
 	Audit   audit.Config `yaml:"audit"`
+	OAuth   oauth.Config `yaml:"oauth"`
+	// ServerSecret keys the node's HMACs (authorization codes, refresh
+	// tokens, DPoP nonces, client secret hashes): 32 bytes or more, the same
+	// on every node. Empty: generated once in <data_dir>/server-secret,
+	// which only a single embedded node may do.
+	ServerSecret secret.Ref `yaml:"server_secret"`
 
 	// Explicit is set when a config file was given. Without one the node
 	// runs on development defaults and binds loopback addresses only.
@@ -97,6 +106,7 @@ func DefaultConfig() Config {
 		Log:   LogConfig{Level: slog.LevelInfo, Format: "json"},
 		Store: StoreConfig{Kind: "bolt", Bolt: bolt.Default(), Redis: redis.Default()},
 		Audit: audit.Default(),
+		OAuth: oauth.Default(),
 	}
 }
 
@@ -136,7 +146,33 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("store.kind: must be bolt or redis, got %q", c.Store.Kind)
 	}
-	return prefix("audit", c.Audit.Validate())
+	if err := c.Audit.Validate(); err != nil {
+		return prefix("audit", err)
+	}
+	if err := c.ServerSecret.Validate(); err != nil {
+		return prefix("server_secret", err)
+	}
+	if c.Store.Kind == "redis" && c.ServerSecret.IsZero() {
+		return errors.New("server_secret: required with store.kind redis: every node must share it ({file: ...} or {env: ...})")
+	}
+	o := c.OAuth
+	if o.Issuer == nil {
+		if host, _, _ := net.SplitHostPort(c.Server.Addr); !isLoopback(host) {
+			return errors.New("oauth.issuer: required when server.addr is not loopback: the public https URL clients reach this node at")
+		}
+		o.Issuer = c.defaultIssuer(c.Server.Addr)
+	}
+	return prefix("oauth", o.Validate())
+}
+
+// defaultIssuer is the issuer when oauth.issuer is not set: this node's
+// own address.
+func (c *Config) defaultIssuer(addr string) *url.URL {
+	scheme := "http"
+	if c.Server.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	return &url.URL{Scheme: scheme, Host: addr}
 }
 
 func (s *ServerConfig) validate(explicit bool) error {
@@ -239,8 +275,15 @@ func readConfigFile(path string) ([]byte, error) {
 // that they are not mistaken for unknown SUBZERO_* overrides.
 func secretEnvNames(c *Config) map[string]bool {
 	names := map[string]bool{}
-	if e := c.Store.Redis.Password.Env; e != "" {
-		names[e] = true
+	for _, ref := range []secret.Ref{c.Store.Redis.Password, c.ServerSecret} {
+		if ref.Env != "" {
+			names[ref.Env] = true
+		}
+	}
+	for _, sc := range c.OAuth.Clients {
+		if sc.Secret.Env != "" {
+			names[sc.Secret.Env] = true
+		}
 	}
 	return names
 }
@@ -338,4 +381,35 @@ func writeFileSync(path string, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// serverSecret resolves server_secret, or reads (creating it on first use)
+// the embedded node's <data_dir>/server-secret.
+func (c *Config) serverSecret(getenv func(string) string) ([]byte, error) {
+	if !c.ServerSecret.IsZero() {
+		v, err := c.ServerSecret.Resolve(getenv)
+		if err != nil {
+			return nil, fmt.Errorf("server_secret: %w", err)
+		}
+		if len(v) < 32 {
+			return nil, fmt.Errorf("server_secret: %d bytes, want at least 32", len(v))
+		}
+		return []byte(v), nil
+	}
+	path := filepath.Join(c.DataDir, "server-secret")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var b [32]byte
+		rand.Read(b[:])
+		data = []byte(hex.EncodeToString(b[:]))
+		if err := writeFileSync(path, data); err != nil {
+			return nil, fmt.Errorf("server_secret: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("server_secret: %w", err)
+	}
+	if len(data) < 32 {
+		return nil, fmt.Errorf("server_secret: %s is shorter than 32 bytes", path)
+	}
+	return data, nil
 }

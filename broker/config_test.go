@@ -191,6 +191,8 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{"SUBZERO_SERVER_SHUTDOWN_TIMEOUT", "server.shutdown_timeout"}},
 		{"non-loopback without config", "", nil, broker.Flags{Addr: "0.0.0.0:0"},
 			[]string{"server.addr", "loopback", "--config"}},
+		{"redis without server secret", "store:\n  kind: redis\n  redis:\n    url: redis://h:6379\n", nil, broker.Flags{},
+			[]string{"server_secret: required with store.kind redis"}},
 		{"non-loopback from env without config", "", []string{"SUBZERO_SERVER_ADDR=192.0.2.1:80"}, broker.Flags{},
 			[]string{"server.addr", "loopback"}},
 	}
@@ -223,8 +225,13 @@ func TestLoadConfigLoopbackDefaults(t *testing.T) {
 		}
 	}
 	// An explicit config may bind beyond loopback.
-	path := writeConfig(t, t.TempDir(), "server:\n  addr: 0.0.0.0:8080\n")
+	path := writeConfig(t, t.TempDir(), "server:\n  addr: 0.0.0.0:8080\noauth:\n  issuer: https://subzero.example.com\n")
 	if _, err := broker.LoadConfig(path, nil, broker.Flags{}); err != nil {
 		t.Errorf("LoadConfig with a file binding 0.0.0.0: %v", err)
+	}
+	// Beyond loopback the issuer cannot be guessed.
+	path = writeConfig(t, t.TempDir(), "server:\n  addr: 0.0.0.0:8080\n")
+	if _, err := broker.LoadConfig(path, nil, broker.Flags{}); err == nil || !strings.Contains(err.Error(), "oauth.issuer: required") {
+		t.Errorf("LoadConfig binding 0.0.0.0 without oauth.issuer = %v, want oauth.issuer required", err)
 	}
 }

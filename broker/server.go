@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/broker/dpop"
 	"github.com/subzero-gateway/subzero/broker/oauth"
+	"github.com/subzero-gateway/subzero/broker/token"
 	"github.com/subzero-gateway/subzero/store/bolt"
 	"github.com/subzero-gateway/subzero/store/redis"
 )
@@ -29,6 +31,8 @@ type Server struct {
 	version  string
 	node     string
 	store    backend
+	ln       net.Listener
+	oauth    *oauth.Server
 	lock     *os.File // held on <data_dir>/lock while the node runs
 	audit    *audit.Log
 	metrics  *metrics
@@ -48,17 +52,28 @@ type backend interface {
 // name their cause (an unreachable Redis, a locked database file, a bad
 // signing key); nothing is left open when it fails.
 // getenv resolves secrets that refer to environment variables.
-func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(string) string, version string) (s *Server, err error) {
+func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(string) string, version string) (_ *Server, err error) {
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{cfg: cfg, logger: logger, version: version, lock: lock}
+	// On failure, undo in reverse order whatever was opened.
 	defer func() {
-		if err != nil {
-			lock.Close()
+		if err == nil {
+			return
 		}
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		if s.audit != nil {
+			s.audit.Close(context.WithoutCancel(ctx))
+		}
+		if s.store != nil {
+			s.store.Close()
+		}
+		lock.Close()
 	}()
-	s = &Server{cfg: cfg, logger: logger, version: version, lock: lock}
 	if s.node, err = cfg.NodeID(); err != nil {
 		return nil, err
 	}
@@ -66,28 +81,26 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if err != nil {
 		return nil, err
 	}
-	var auditStore audit.Store
-	var oauthStore oauth.Store
+	var (
+		auditStore audit.Store
+		oauthStore oauth.Store
+		replay     dpop.ReplayStore
+		keys       token.KeyStore
+	)
 	switch cfg.Store.Kind {
 	case "bolt":
 		db, err := bolt.Open(cfg.BoltPath(), cfg.Store.Bolt.LockTimeout, false)
 		if err != nil {
 			return nil, fmt.Errorf("store.bolt: %w", err)
 		}
-		s.store, auditStore, oauthStore = db, db.Audit(), db.OAuth()
+		s.store, auditStore, oauthStore, replay, keys = db, db.Audit(), db.OAuth(), db.Replay(), db.SigningKeys()
 	case "redis":
 		db, err := openRedis(ctx, cfg, getenv)
 		if err != nil {
 			return nil, err
 		}
-		s.store, auditStore, oauthStore = db, db.Audit(), db.OAuth()
+		s.store, auditStore, oauthStore, replay, keys = db, db.Audit(), db.OAuth(), db.Replay(), db.SigningKeys()
 	}
-	store := s.store // s is nil when New fails
-	defer func() {
-		if err != nil {
-			store.Close()
-		}
-	}()
 	s.metrics = newMetrics(cfg.Store.Kind)
 	keyPath, create := cfg.SigningKeyPath()
 	key, err := audit.LoadOrCreateKey(keyPath, create)
@@ -99,8 +112,26 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		return nil, err
 	}
 	s.metrics.registerAudit(s.audit)
+	secretKey, err := cfg.serverSecret(getenv)
+	if err != nil {
+		return nil, err
+	}
+	// Bind now: the issuer defaults to the address actually bound.
+	if s.ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+		return nil, fmt.Errorf("server.addr: %w", err)
+	}
+	ocfg := cfg.OAuth
+	if ocfg.Issuer == nil {
+		ocfg.Issuer = cfg.defaultIssuer(s.ln.Addr().String())
+	}
+	s.oauth, err = oauth.NewServer(ocfg, oauth.Deps{
+		Store: oauthStore, Replay: replay, Keys: keys, Secret: secretKey,
+		Auditor: oauthAuditor{log: s.audit, logger: logger}, Now: time.Now, Logger: logger, Getenv: getenv,
+	})
+	if err != nil {
+		return nil, err
+	}
 	s.http = &http.Server{
-		Addr:              cfg.Server.Addr,
 		Handler:           s.routes(),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
@@ -110,6 +141,23 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	}
 	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, oauth.NewUsers(oauthStore, oauth.DefaultArgon2), logger)
 	return s, nil
+}
+
+// oauthAuditor records the authorization server's events in the audit
+// trail.
+type oauthAuditor struct {
+	log    *audit.Log
+	logger *slog.Logger
+}
+
+func (a oauthAuditor) Record(ctx context.Context, e oauth.AuditEvent) {
+	_, err := a.log.Append(context.WithoutCancel(ctx), audit.Event{
+		Type: e.Type, Action: e.Action, Actor: audit.Actor{Subject: e.Subject, ClientID: e.ClientID},
+		Decision: audit.Decision(e.Decision), Reason: e.Reason, RequestID: RequestID(ctx),
+	})
+	if err != nil {
+		a.logger.ErrorContext(ctx, "audit", "action", e.Action, "err", err)
+	}
 }
 
 // Node returns the node's ID.
@@ -122,6 +170,13 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.oauth.MetadataHandler())
+	mux.Handle("GET /.well-known/openid-configuration", s.oauth.MetadataHandler())
+	mux.Handle("GET /oauth2/jwks", s.oauth.JWKSHandler())
+	mux.Handle("POST /oauth2/token", s.oauth.TokenHandler())
+	mux.Handle("POST /oauth2/register", s.oauth.RegisterHandler())
+	mux.Handle("POST /oauth2/introspect", s.oauth.IntrospectHandler())
+	mux.Handle("POST /oauth2/revoke", s.oauth.RevokeHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -151,17 +206,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // records the stop, flushes the audit log and closes the store. ready, when
 // not nil, receives the bound address once the listener is open.
 func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
-	ln, err := net.Listen("tcp", s.cfg.Server.Addr)
-	if err != nil {
-		s.closeAll(context.Background())
-		return fmt.Errorf("server.addr: %w", err)
-	}
+	ln := s.ln
 	if err := s.admin.listen(); err != nil {
 		ln.Close()
 		s.closeAll(context.Background())
 		return err
 	}
 	go s.admin.serve()
+	go s.refresh(ctx)
 	s.record(ctx, "start", "version "+s.version+" listening on "+ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() {
@@ -211,6 +263,28 @@ func (s *Server) record(ctx context.Context, action, reason string) {
 	})
 	if err != nil {
 		s.logger.Error("audit", "action", action, "err", err)
+	}
+}
+
+// refreshInterval is how often a node reloads what other nodes change:
+// signing keys and revoked tokens.
+const refreshInterval = time.Second
+
+func (s *Server) refresh(ctx context.Context) {
+	t := time.NewTicker(refreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.oauth.Keys().Refresh(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("refresh signing keys", "err", err)
+		}
+		if err := s.oauth.Revocations().Refresh(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("refresh revocations", "err", err)
+		}
 	}
 }
 

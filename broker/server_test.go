@@ -501,6 +501,7 @@ func TestServeDrainDeadline(t *testing.T) {
 func TestReadyzStoreUnreachable(t *testing.T) {
 	rs := redistest.New(t)
 	n := startNode(t, nodeOptions{yaml: fmt.Sprintf(`
+server_secret: {file: %s}
 store:
   kind: redis
   redis:
@@ -509,7 +510,7 @@ store:
     dial_timeout: 200ms
     read_timeout: 200ms
     write_timeout: 200ms
-`, rs.URL(), redistest.Prefix(t))})
+`, testSecretFile(t), rs.URL(), redistest.Prefix(t))})
 
 	resp, body := n.get(t, "GET", "/readyz", nil)
 	if resp.StatusCode != 200 {

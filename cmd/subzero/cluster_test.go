@@ -32,12 +32,13 @@ func redisConfig(t *testing.T) string {
 server:
   addr: 127.0.0.1:0
   shutdown_timeout: %s
+server_secret: {file: %s}
 store:
   kind: redis
   redis:
     url: %s
     key_prefix: %q
-`, clusterShutdown, redisSrv.URL(), redistest.Prefix(t))
+`, clusterShutdown, secretFile(t), redisSrv.URL(), redistest.Prefix(t))
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -235,4 +236,13 @@ func runRefused(t *testing.T, environ []string, args ...string) (int, string) {
 	cmd.Stderr = &stderr
 	cmd.Run()
 	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// secretFile writes a server secret shared by the nodes of a test.
+func secretFile(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "server-secret")
+	if err := os.WriteFile(path, []byte(strings.Repeat("s", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

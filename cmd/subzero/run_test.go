@@ -34,7 +34,7 @@ func TestExitCodes(t *testing.T) {
 	wrongType := write("type.yaml", "server:\n  shutdown_timeout: 10\n")
 	badScheme := write("scheme.yaml", "store:\n  kind: redis\n  redis:\n    url: http://127.0.0.1:6379\n")
 	good := write("good.yaml", "server:\n  addr: 127.0.0.1:0\n")
-	unreachable := write("unreachable.yaml", "server:\n  addr: 127.0.0.1:0\nstore:\n  kind: redis\n  redis:\n    url: redis://"+
+	unreachable := write("unreachable.yaml", "server:\n  addr: 127.0.0.1:0\nserver_secret: {file: /nonexistent}\nstore:\n  kind: redis\n  redis:\n    url: redis://"+
 		closedPort(t)+"\n    dial_timeout: 300ms\n")
 	badKey := write("bad-key.pem", "not a key\n")
 	badKeyConfig := write("bad-key.yaml", "server:\n  addr: 127.0.0.1:0\naudit:\n  signing_key_file: "+badKey+"\n")
@@ -141,7 +141,7 @@ func TestConfigCheckMasksSecrets(t *testing.T) {
 	envConfig := filepath.Join(dir, "env.yaml")
 	fileConfig := filepath.Join(dir, "file.yaml")
 	for path, ref := range map[string]string{envConfig: "env: SUBZERO_REDIS_PASSWORD", fileConfig: "file: " + secretFile} {
-		data := "store:\n  kind: redis\n  redis:\n    url: redis://127.0.0.1:6379\n    username: subzero\n    password:\n      " + ref + "\n"
+		data := "server_secret:\n  " + ref + "\nstore:\n  kind: redis\n  redis:\n    url: redis://127.0.0.1:6379\n    username: subzero\n    password:\n      " + ref + "\n"
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
