@@ -18,6 +18,7 @@ import (
 
 	"github.com/subzero-gateway/subzero/audit"
 	"github.com/subzero-gateway/subzero/broker/oauth"
+	"github.com/subzero-gateway/subzero/broker/token"
 	"github.com/subzero-gateway/subzero/store/bolt"
 )
 
@@ -27,16 +28,17 @@ import (
 // may open it may also open the database file, so the socket grants
 // nothing new. It reads audit chains and adds users.
 type adminServer struct {
-	path   string
-	store  audit.Reader
-	users  *oauth.Users
-	logger *slog.Logger
-	srv    *http.Server
-	ln     net.Listener
+	path    string
+	store   audit.Reader
+	users   *oauth.Users
+	signing *token.KeySet
+	logger  *slog.Logger
+	srv     *http.Server
+	ln      net.Listener
 }
 
-func newAdminServer(path string, store audit.Reader, users *oauth.Users, logger *slog.Logger) *adminServer {
-	a := &adminServer{path: path, store: store, users: users, logger: logger}
+func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *token.KeySet, logger *slog.Logger) *adminServer {
+	a := &adminServer{path: path, store: store, users: users, signing: keys, logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /audit/nodes", a.nodes)
 	mux.HandleFunc("GET /audit/last", a.last)
@@ -44,6 +46,7 @@ func newAdminServer(path string, store audit.Reader, users *oauth.Users, logger 
 	mux.HandleFunc("GET /audit/checkpoints", a.checkpoints)
 	mux.HandleFunc("GET /audit/keys", a.keys)
 	mux.HandleFunc("POST /users", a.addUser)
+	mux.HandleFunc("POST /keys/rotate", a.rotateKeys)
 	a.srv = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a
 }
@@ -98,6 +101,23 @@ func (a *adminServer) addUser(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusCreated, map[string]string{"name": u.Name, "sub": u.Subject})
 	}
+}
+
+func (a *adminServer) rotateKeys(w http.ResponseWriter, r *http.Request) {
+	k, err := a.signing.Rotate(r.Context())
+	if err != nil {
+		writeError(w, r, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, rotatedKey{ID: k.ID, Alg: k.Alg, Generation: k.Generation, Activate: k.Activate})
+}
+
+// rotatedKey is the answer of POST /keys/rotate.
+type rotatedKey struct {
+	ID         string    `json:"kid"`
+	Alg        string    `json:"alg"`
+	Generation uint64    `json:"generation"`
+	Activate   time.Time `json:"activate"`
 }
 
 type wireRecord struct {
@@ -393,4 +413,60 @@ func addUserViaSocket(ctx context.Context, socket, name, password string) (*oaut
 	default:
 		return nil, errors.New(out.Message)
 	}
+}
+
+// RotateKeys adds a new token signing key: it is published at once and
+// signs after oauth.token.activation_delay; the old key verifies until
+// retire_after past that. While a node holds the bbolt file it goes through
+// its admin socket.
+func RotateKeys(ctx context.Context, cfg *Config, getenv func(string) string) (token.KeyInfo, error) {
+	var ks token.KeyStore
+	switch cfg.Store.Kind {
+	case "redis":
+		db, err := openRedis(ctx, cfg, getenv)
+		if err != nil {
+			return token.KeyInfo{}, err
+		}
+		defer db.Close()
+		ks = db.SigningKeys()
+	default:
+		db, err := bolt.Open(cfg.BoltPath(), 200*time.Millisecond, false)
+		if errors.Is(err, bolt.ErrLocked) {
+			return rotateViaSocket(ctx, cfg.AdminSocket())
+		}
+		if err != nil {
+			return token.KeyInfo{}, fmt.Errorf("store.bolt: %w", err)
+		}
+		defer db.Close()
+		ks = db.SigningKeys()
+	}
+	set, err := token.NewKeySet(ctx, cfg.OAuth.Token, ks, time.Now)
+	if err != nil {
+		return token.KeyInfo{}, err
+	}
+	return set.Rotate(ctx)
+}
+
+func rotateViaSocket(ctx context.Context, socket string) (token.KeyInfo, error) {
+	c := dialAdmin(socket)
+	defer c.http.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin/keys/rotate", nil)
+	if err != nil {
+		return token.KeyInfo{}, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return token.KeyInfo{}, fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Message string }
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
+		return token.KeyInfo{}, fmt.Errorf("admin socket: %s", e.Message)
+	}
+	var k rotatedKey
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&k); err != nil {
+		return token.KeyInfo{}, fmt.Errorf("admin socket: %w", err)
+	}
+	return token.KeyInfo{ID: k.ID, Alg: k.Alg, Generation: k.Generation, Activate: k.Activate}, nil
 }

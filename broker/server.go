@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, oauth.NewUsers(oauthStore, oauth.DefaultArgon2), logger)
+	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, oauth.NewUsers(oauthStore, oauth.DefaultArgon2), s.oauth.Keys(), logger)
 	return s, nil
 }
 

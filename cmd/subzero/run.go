@@ -22,6 +22,7 @@ commands:
   audit key           print this node's audit public key (PEM)
   user add NAME --password-stdin
                       add a user to the embedded identity store
+  keys rotate         add a new token signing key (old keys keep verifying)
   version             print the version
 
 exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config
@@ -96,6 +97,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return auditCmd(ctx, e, rest)
 	case "user":
 		return userCmd(ctx, e, stdin, rest)
+	case "keys":
+		return keysCmd(ctx, e, rest)
 	case "version":
 		fmt.Fprintln(stdout, "subzero", version())
 		return nil
