@@ -104,7 +104,7 @@ type testNode struct {
 
 // startNode assembles a node on 127.0.0.1:0 with a fresh data directory and
 // serves until the test ends or stop is called.
-func startNode(t *testing.T, o nodeOptions) *testNode {
+func startNode(t testing.TB, o nodeOptions) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	path := ""

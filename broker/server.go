@@ -124,8 +124,9 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if ocfg.Issuer == nil {
 		ocfg.Issuer = cfg.defaultIssuer(s.ln.Addr().String())
 	}
+	users := oauth.NewUsers(oauthStore, oauth.DefaultArgon2)
 	s.oauth, err = oauth.NewServer(ocfg, oauth.Deps{
-		Store: oauthStore, Replay: replay, Keys: keys, Secret: secretKey,
+		Store: oauthStore, Replay: replay, Keys: keys, Secret: secretKey, Users: users,
 		Auditor: oauthAuditor{log: s.audit, logger: logger}, Now: time.Now, Logger: logger, Getenv: getenv,
 	})
 	if err != nil {
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, oauth.NewUsers(oauthStore, oauth.DefaultArgon2), s.oauth.Keys(), logger)
+	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), logger)
 	return s, nil
 }
 
@@ -173,6 +174,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /.well-known/oauth-authorization-server", s.oauth.MetadataHandler())
 	mux.Handle("GET /.well-known/openid-configuration", s.oauth.MetadataHandler())
 	mux.Handle("GET /oauth2/jwks", s.oauth.JWKSHandler())
+	mux.Handle("GET /oauth2/authorize", s.oauth.AuthorizeHandler())
+	mux.Handle("POST /oauth2/authorize", s.oauth.AuthorizeHandler())
 	mux.Handle("POST /oauth2/token", s.oauth.TokenHandler())
 	mux.Handle("POST /oauth2/register", s.oauth.RegisterHandler())
 	mux.Handle("POST /oauth2/introspect", s.oauth.IntrospectHandler())

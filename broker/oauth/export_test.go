@@ -19,11 +19,13 @@ func NewFositeStore(s Store, clients ClientResolver, replay interface {
 
 func WarmDummyHash(u *Users) { u.dummy() }
 
-// AuthorizeForTest drives fosite's authorization endpoint in process, as
-// the authorization endpoint will once login and consent are served:
-// the request's query is parsed and checked (client, redirect URI, PKCE
-// S256, scopes), every requested scope is granted, and the code issued
-// for sess is returned.
+// AuthorizeForTest drives fosite's authorization endpoint in process,
+// without the login and consent pages or the checks the real endpoint
+// ([Server.AuthorizeHandler]) adds (exact redirect URIs, resource,
+// dpop_jkt): the request's query is parsed and checked by fosite (client,
+// redirect URI, PKCE S256, scopes), every requested scope is granted, and
+// the code issued for sess is returned. Tests of the token side use it to
+// get codes with sessions of their choosing.
 func AuthorizeForTest(s *Server, r *http.Request, sess *Session) (string, error) {
 	ctx := r.Context()
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)

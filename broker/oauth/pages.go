@@ -149,6 +149,9 @@ type Pages struct {
 	csrf          csrfGuard
 	logins        chan struct{}
 	cop           *http.CrossOriginProtection
+	// loginFailed, when set, hears of every failed login with the name
+	// tried (the authorization endpoint audits it); set before serving.
+	loginFailed func(r *http.Request, pa PendingAuthorization, username string)
 }
 
 // NewPages returns the pages. key (at least 32 bytes) signs sessions,
@@ -326,6 +329,9 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, pa PendingAuthoriz
 	usr, err := p.users.Authenticate(r.Context(), lookup, password)
 	<-p.logins
 	if errors.Is(err, ErrBadCredentials) {
+		if p.loginFailed != nil {
+			p.loginFailed(r, pa, name)
+		}
 		p.renderLogin(w, r, pa, name, loginFailedMsg)
 		return nil
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/subzero-gateway/subzero/internal/secret"
 )
 
-// Config configures the authorization server's token side: the token,
+// Config configures the authorization server: the authorization, token,
 // registration, introspection, revocation, JWKS and metadata endpoints.
 type Config struct {
 	// Issuer is the issuer identifier and public base URL: an https URL
@@ -58,6 +58,9 @@ type Config struct {
 	CIMD CIMDConfig `yaml:"cimd"`
 	// Clients are the statically configured clients.
 	Clients []StaticClient `yaml:"clients"`
+	// Pages configures the login and consent pages of the authorization
+	// endpoint; their issuer is Issuer.
+	Pages PagesConfig `yaml:"pages"`
 }
 
 // RegistrationConfig configures dynamic client registration.
@@ -94,6 +97,7 @@ func Default() Config {
 		DPoP:                 dpop.Default(),
 		Registration:         RegistrationConfig{Enabled: true},
 		CIMD:                 DefaultCIMD(),
+		Pages:                DefaultPages(),
 	}
 }
 
@@ -149,6 +153,11 @@ func (c Config) Validate() error {
 		if err := c.Clients[i].validate(c.Scopes, c.Clients[:i]); err != nil {
 			return fmt.Errorf("clients[%d]%w", i, err)
 		}
+	}
+	pages := c.Pages // a copy: Validate does not mutate c
+	pages.Issuer = c.Issuer
+	if err := pages.Validate(); err != nil {
+		return fmt.Errorf("pages.%w", err)
 	}
 	return nil
 }
@@ -281,6 +290,15 @@ const (
 	ActionTokenDenied      = "token.denied"
 	ActionClientRegistered = "client.registered"
 	ActionRegisterDenied   = "client.register_denied"
+	// ActionConsentGiven: a user approved a client on the consent page.
+	ActionConsentGiven = "consent.given"
+	// ActionConsentDenied: a user denied a client on the consent page.
+	ActionConsentDenied = "consent.denied"
+	// ActionCodeIssued: the authorization endpoint issued a code.
+	ActionCodeIssued = "code.issued"
+	// ActionLoginFailed: a login at the authorization endpoint failed; the
+	// reason names the username tried, never whether it exists.
+	ActionLoginFailed = "login.failed"
 )
 
 // Decisions of audit events.
@@ -321,11 +339,16 @@ type Deps struct {
 	// RootCAs verifies the servers of metadata documents; nil means the
 	// system's roots.
 	RootCAs *x509.CertPool
+	// Users are the accounts that log in at the authorization endpoint.
+	// nil serves no authorization endpoint: [Server.AuthorizeHandler]
+	// panics, and the metadata names neither the endpoint nor its grants.
+	Users *Users
 }
 
-// Server is the authorization server's token side on fosite: the token,
-// registration, introspection, revocation, JWKS and metadata endpoints.
-// The broker mounts its handlers under the issuer's URL, refreshes its
+// Server is the authorization server on fosite: the authorization endpoint
+// with its login and consent pages, and the token, registration,
+// introspection, revocation, JWKS and metadata endpoints. The broker
+// mounts its handlers under the issuer's URL, refreshes its
 // [token.KeySet] and [RevocationList] on a timer, and builds the
 // resources' guards from [Server.Validator] and [Server.DPoP].
 //
@@ -339,6 +362,11 @@ type Deps struct {
 //     issuer or the token endpoint, keys without "use" count, EdDSA
 //     works, jti is single-use per client on every node); client secrets
 //     are compared as HMAC-SHA-256 under a server key, not bcrypt.
+//   - The authorization endpoint matches redirect URIs exactly (no loopback
+//     port leeway), checks PKCE, resource and dpop_jkt before any page is
+//     shown, sends iss (RFC 9207) with every response it redirects, and
+//     shows an error page instead of redirecting until the client and its
+//     redirect URI are established.
 //   - Refresh tokens rotate on every use; presenting a used one revokes
 //     its family, refresh and access tokens, as does a concurrent second
 //     use. Refresh tokens of public clients are bound to the DPoP key they
@@ -357,9 +385,12 @@ type Server struct {
 	// allowedResources are the audiences a token may have; the first is
 	// the default.
 	allowedResources []string
-	// authorizeEndpoint is the authorization endpoint's URL once one is
-	// served; until then metadata names neither it nor its grants.
+	// authorizeEndpoint is the authorization endpoint's URL when one is
+	// served (Deps.Users is set); otherwise metadata names neither it nor
+	// its grants.
 	authorizeEndpoint string
+	// pages are the login and consent pages, nil without Deps.Users.
+	pages *Pages
 
 	provider  *fosite.Fosite
 	store     *grantStore
@@ -381,6 +412,7 @@ const (
 	labelGlobal = "subzero oauth2 codes and refresh tokens v1"
 	labelNonce  = "subzero dpop nonces v1"
 	labelClient = "subzero client secret hashes v1"
+	labelPages  = "subzero login and consent pages v1"
 )
 
 // MinSecretBytes is the shortest Deps.Secret accepted.
@@ -479,6 +511,15 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		}
 	}
 	s.clients = newClientRegistry(static, deps.Store, cimd, cfg.Scopes)
+	if deps.Users != nil {
+		pc := cfg.Pages
+		pc.Issuer = cfg.Issuer
+		if s.pages, err = NewPages(pc, deps.Users, NewConsents(deps.Store, deps.Now), deriveKey(deps.Secret, labelPages), deps.Now); err != nil {
+			return nil, err
+		}
+		s.pages.loginFailed = s.auditLoginFailed
+		s.authorizeEndpoint = s.endpoint(pathAuthorize).String()
+	}
 	s.store = &grantStore{
 		fositeStore: &fositeStore{s: deps.Store, clients: s.clients, replay: deps.Replay},
 		revoked:     s.revoked,
@@ -508,6 +549,13 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 		ClientSecretsHasher:            fositeHasher{s.hasher},
 		RefreshTokenScopes:             []string{}, // every code exchange of a client with the refresh_token grant gets one
 		SendDebugMessagesToClients:     false,
+		// https or loopback http only, as registration allows; the
+		// endpoint also requires an exact match (see registeredRedirect).
+		RedirectSecureChecker: fosite.IsRedirectURISecureStrict,
+		// state is optional (OAuth 2.1 §4.1.1; PKCE, required here, is the
+		// CSRF defence) and opaque: any length is returned as sent. fosite
+		// insists on one; see fositeAuthorizeRequest.
+		MinParameterEntropy: 1,
 	}
 	s.provider = compose.Compose(fcfg, s.store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
@@ -567,6 +615,7 @@ func (s *Server) Issuer() string { return s.issuer }
 
 // Endpoint paths under the issuer.
 const (
+	pathAuthorize  = "/oauth2/authorize"
 	pathToken      = "/oauth2/token"
 	pathRegister   = "/oauth2/register"
 	pathIntrospect = "/oauth2/introspect"

@@ -74,6 +74,7 @@ type signingKey struct {
 // harness is a Server on a real bbolt store behind a loopback HTTP server.
 type harness struct {
 	srv      *oauth.Server
+	alice    *oauth.User // the user who logs in at the authorization endpoint
 	ts       *httptest.Server
 	store    oauth.Store
 	audit    *recAuditor
@@ -83,9 +84,17 @@ type harness struct {
 	jwtKeys  []signingKey // keys of client "svc-jwt"
 }
 
-// newHarness starts a server with the test clients; mod may change the
-// config before it starts.
+// newHarness starts a server with the test clients and the authorization
+// endpoint, where the user alice logs in with alicePassword; mod may
+// change the config before it starts.
 func newHarness(t testing.TB, mod func(*oauth.Config)) *harness {
+	t.Helper()
+	return startHarness(t, mod, true)
+}
+
+// startHarness starts a server with the test clients, with the
+// authorization endpoint and its user alice only when withUsers is set.
+func startHarness(t testing.TB, mod func(*oauth.Config), withUsers bool) *harness {
 	t.Helper()
 	store, db := testStore(t)
 	h := &harness{store: store, audit: &recAuditor{}, logs: &bytes.Buffer{}}
@@ -133,17 +142,27 @@ func newHarness(t testing.TB, mod func(*oauth.Config)) *harness {
 		mod(&cfg)
 	}
 	env := map[string]string{"BASIC": basicSecret, "POST": postSecret, "WEB": webSecret}
-	srv, err := oauth.NewServer(cfg, oauth.Deps{
+	deps := oauth.Deps{
 		Store: store, Replay: db.Replay(), Keys: db.SigningKeys(),
 		Secret:  []byte("server-secret-0123456789abcdefghijklmnop"),
 		Auditor: h.audit,
 		Logger:  slog.New(slog.NewTextHandler(syncWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Getenv:  func(k string) string { return env[k] },
-	})
+	}
+	if withUsers {
+		deps.Users = oauth.NewUsers(store, fastArgon2)
+		if h.alice, err = deps.Users.Add(t.Context(), "alice", alicePassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := oauth.NewServer(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.srv = srv
+	if withUsers {
+		mux.Handle("/oauth2/authorize", srv.AuthorizeHandler())
+	}
 	mux.Handle("/oauth2/token", srv.TokenHandler())
 	mux.Handle("/oauth2/register", srv.RegisterHandler())
 	mux.Handle("/oauth2/introspect", srv.IntrospectHandler())

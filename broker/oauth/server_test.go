@@ -47,6 +47,7 @@ func TestConfigValidate(t *testing.T) {
 		{"code lifetime", func(c *oauth.Config) { c.AuthCodeLifetime = time.Hour }, "auth_code_lifetime:"},
 		{"dpop algs", func(c *oauth.Config) { c.DPoP.Algs = []string{"HS256"} }, "dpop.algs:"},
 		{"cimd timeout", func(c *oauth.Config) { c.CIMD.Timeout = 0 }, "cimd.timeout:"},
+		{"pages session lifetime", func(c *oauth.Config) { c.Pages.SessionLifetime = 0 }, "pages.session_lifetime:"},
 		{"client without ID", func(c *oauth.Config) { c.Clients = []oauth.StaticClient{{}} }, "clients[0].client_id:"},
 		{"client ID twice", func(c *oauth.Config) {
 			c.Clients = []oauth.StaticClient{{ID: "a", TokenEndpointAuthMethod: "none", RedirectURIs: []string{"https://a.example/cb"}}, {ID: "a", TokenEndpointAuthMethod: "none", RedirectURIs: []string{"https://a.example/cb"}}}

@@ -723,15 +723,18 @@ func TestMetadata(t *testing.T) {
 			t.Fatalf("%s: %d %v", path, r.status, r.header)
 		}
 		want := map[string]any{
-			"issuer":                                h.issuer,
-			"token_endpoint":                        h.tokenURL,
-			"jwks_uri":                              h.issuer + "/oauth2/jwks",
-			"registration_endpoint":                 h.issuer + "/oauth2/register",
-			"introspection_endpoint":                h.issuer + "/oauth2/introspect",
-			"revocation_endpoint":                   h.issuer + "/oauth2/revoke",
-			"scopes_supported":                      []any{"mcp:tools", "mcp:admin"},
-			"grant_types_supported":                 []any{"client_credentials"},
-			"token_endpoint_auth_methods_supported": []any{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
+			"issuer":                   h.issuer,
+			"token_endpoint":           h.tokenURL,
+			"jwks_uri":                 h.issuer + "/oauth2/jwks",
+			"registration_endpoint":    h.issuer + "/oauth2/register",
+			"introspection_endpoint":   h.issuer + "/oauth2/introspect",
+			"revocation_endpoint":      h.issuer + "/oauth2/revoke",
+			"scopes_supported":         []any{"mcp:tools", "mcp:admin"},
+			"authorization_endpoint":   h.issuer + "/oauth2/authorize",
+			"response_types_supported": []any{"code"},
+			"grant_types_supported":    []any{"authorization_code", "refresh_token", "client_credentials"},
+			"authorization_response_iss_parameter_supported":   true,
+			"token_endpoint_auth_methods_supported":            []any{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
 			"token_endpoint_auth_signing_alg_values_supported": []any{"ES256", "EdDSA", "RS256"},
 			"introspection_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 			"revocation_endpoint_auth_methods_supported":       []any{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
@@ -758,6 +761,21 @@ func TestMetadata(t *testing.T) {
 	if r := h.do(t, req); r.status != 405 {
 		t.Errorf("POST to metadata: %d", r.status)
 	}
+
+	t.Run("without an authorization endpoint", func(t *testing.T) {
+		h := startHarness(t, nil, false)
+		m := h.srv.Metadata()
+		if m.AuthorizationEndpoint != "" || m.ResponseTypesSupported != nil || m.AuthorizationResponseISSParameterSupported ||
+			!slices.Equal(m.GrantTypesSupported, []string{"client_credentials"}) {
+			t.Errorf("a server without users advertises the code flow: %+v", m)
+		}
+		defer func() {
+			if recover() == nil {
+				t.Error("AuthorizeHandler of a server without users did not panic")
+			}
+		}()
+		h.srv.AuthorizeHandler()
+	})
 }
 
 func TestJWKS(t *testing.T) {
