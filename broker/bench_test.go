@@ -13,12 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/subzero-gateway/subzero/internal/redistest"
 )
@@ -53,21 +47,12 @@ func BenchmarkTokenEndpointRedis(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		pub, _ := jwk.FromRaw(key.Public())
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 		for pb.Next() {
-			hdr := jws.NewHeaders()
-			hdr.Set("typ", "dpop+jwt")
-			hdr.Set("jwk", pub)
-			claims, _ := json.Marshal(map[string]any{"jti": uuid.NewString(), "htm": "POST", "htu": tokenURL, "iat": time.Now().Unix()})
-			proof, err := jws.Sign(claims, jws.WithKey(jwa.ES256, key, jws.WithProtectedHeaders(hdr)))
-			if err != nil {
-				b.Error(err)
-				return
-			}
+			proof := dpopProof(b, key, "POST", tokenURL)
 			req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("DPoP", string(proof))
+			req.Header.Set("DPoP", proof)
 			req.SetBasicAuth(url.QueryEscape(client.ID), url.QueryEscape(client.Secret))
 			resp, err := hc.Do(req)
 			if err != nil {

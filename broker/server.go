@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +36,7 @@ type Server struct {
 	store    backend
 	ln       net.Listener
 	oauth    *oauth.Server
+	userinfo *url.URL // the resource URI of /oauth2/userinfo
 	lock     *os.File // held on <data_dir>/lock while the node runs
 	audit    *audit.Log
 	metrics  *metrics
@@ -124,6 +128,11 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if ocfg.Issuer == nil {
 		ocfg.Issuer = cfg.defaultIssuer(s.ln.Addr().String())
 	}
+	// The node's own protected resource: tokens may be issued for it.
+	s.userinfo = ocfg.Issuer.JoinPath("/oauth2/userinfo")
+	if !slices.ContainsFunc(ocfg.Resources, func(u *url.URL) bool { return u.String() == s.userinfo.String() }) {
+		ocfg.Resources = append(slices.Clone(ocfg.Resources), s.userinfo)
+	}
 	users := oauth.NewUsers(oauthStore, oauth.DefaultArgon2)
 	s.oauth, err = oauth.NewServer(ocfg, oauth.Deps{
 		Store: oauthStore, Replay: replay, Keys: keys, Secret: secretKey, Users: users,
@@ -142,6 +151,16 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	}
 	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), logger)
 	return s, nil
+}
+
+// userinfo answers who a verified access token speaks for.
+func userinfo(w http.ResponseWriter, r *http.Request) {
+	c := TokenClaims(r.Context())
+	out := map[string]any{"sub": c.Subject, "client_id": c.ClientID, "scope": strings.Join(c.Scope, " ")}
+	if c.Act != nil {
+		out["act"] = c.Act
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // oauthAuditor records the authorization server's events in the audit
@@ -180,6 +199,16 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /oauth2/register", s.oauth.RegisterHandler())
 	mux.Handle("POST /oauth2/introspect", s.oauth.IntrospectHandler())
 	mux.Handle("POST /oauth2/revoke", s.oauth.RevokeHandler())
+	// /oauth2/userinfo is a resource like /mcp and /v1 will be: tokens for
+	// its audience, Bearer or DPoP, with RFC 9728 metadata.
+	issuer, _ := url.Parse(s.oauth.Issuer())
+	guard := &resourceGuard{
+		public: issuer, resource: s.userinfo.String(),
+		metadataURL: s.oauth.Issuer() + "/.well-known/oauth-protected-resource/oauth2/userinfo",
+		requireDPoP: s.cfg.OAuth.DPoPRequired, tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(),
+	}
+	mux.Handle("GET /oauth2/userinfo", guard.wrap(http.HandlerFunc(userinfo)))
+	mux.Handle("GET /.well-known/oauth-protected-resource/oauth2/userinfo", s.oauth.ProtectedResourceMetadata(s.userinfo.String(), s.cfg.OAuth.Scopes))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -269,9 +298,10 @@ func (s *Server) record(ctx context.Context, action, reason string) {
 	}
 }
 
-// refreshInterval is how often a node reloads what other nodes change:
-// signing keys and revoked tokens.
-const refreshInterval = time.Second
+// refreshInterval is how often a node reloads what other nodes change
+// (signing keys and revoked tokens): a revocation reaches every node
+// within a second.
+const refreshInterval = 500 * time.Millisecond
 
 func (s *Server) refresh(ctx context.Context) {
 	t := time.NewTicker(refreshInterval)

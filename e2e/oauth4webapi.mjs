@@ -1,6 +1,7 @@
 // Drives a Subzero node as a real agent would, with oauth4webapi (strict
 // about the RFCs) and nothing else: discovery, dynamic registration,
-// DPoP-bound client credentials with a nonce retry, introspection,
+// DPoP-bound client credentials with a nonce retry, introspection, a
+// DPoP-protected resource found through RFC 9728 metadata,
 // private_key_jwt, revocation and, when the node serves an authorization
 // endpoint, the code flow with PKCE through the login and consent pages.
 //
@@ -194,6 +195,28 @@ async function main() {
   check(info.client_id === client.client_id, `introspection client_id ${info.client_id}, want ${client.client_id}`)
   check(info.cnf?.jkt === jkt, `introspection cnf.jkt ${info.cnf?.jkt}, want ${jkt}`)
   step('introspection: active, client_id and cnf.jkt match')
+
+  // A protected resource of the node: discovered from its 401 challenge
+  // (RFC 9728), then called with a DPoP-bound token for its audience.
+  const resourceURL = new URL('/oauth2/userinfo', as.issuer)
+  const bare = await fetch(resourceURL)
+  const challenge = bare.headers.get('www-authenticate') ?? ''
+  check(bare.status === 401 && /resource_metadata="/.test(challenge), `unauthenticated resource call: ${bare.status} ${challenge}`)
+  const rs = await oauth.processResourceDiscoveryResponse(resourceURL, await oauth.resourceDiscoveryRequest(resourceURL, insecure))
+  check(rs.authorization_servers?.includes(as.issuer), `resource metadata names ${rs.authorization_servers}, want ${as.issuer}`)
+  const { result: rtok } = await sendRetrying(
+    () => oauth.clientCredentialsGrantRequest(as, client, basic, { scope: 'mcp', resource: rs.resource }, { DPoP, ...insecure }),
+    (r) => oauth.processClientCredentialsResponse(as, client, r))
+  const rclaims = await accessTokenClaims(as, rtok.access_token)
+  check([rclaims.aud].flat().includes(rs.resource), `token aud ${rclaims.aud}, want the resource ${rs.resource}`)
+  const { result: me } = await sendRetrying(
+    () => oauth.protectedResourceRequest(rtok.access_token, 'GET', resourceURL, undefined, undefined, { DPoP, ...insecure }),
+    async (r) => { check(r.status === 200, `resource call: ${r.status} ${await r.clone().text()}`); return r.json() })
+  check(me.client_id === client.client_id, `resource saw client ${me.client_id}, want ${client.client_id}`)
+  const asBearer = await fetch(resourceURL, { headers: { authorization: `Bearer ${rtok.access_token}` } })
+  check(asBearer.status === 401 && /invalid_token/.test(asBearer.headers.get('www-authenticate') ?? ''),
+    `a DPoP-bound token sent as Bearer: ${asBearer.status}, want 401 invalid_token`)
+  step(`protected resource ${resourceURL.pathname}: discovered by RFC 9728, DPoP call ok, the bound token as Bearer refused`)
 
   const pkj = await oauth.generateKeyPair('ES256')
   const publicJwk = { ...(await crypto.subtle.exportKey('jwk', pkj.publicKey)), kid: 'e2e-1', alg: 'ES256', use: 'sig' }
