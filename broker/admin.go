@@ -22,23 +22,27 @@ import (
 	"github.com/subzero-gateway/subzero/store/bolt"
 )
 
-// The local admin socket lets `subzero audit ...` and `subzero user add`
-// reach the embedded store while `subzero serve` holds its file lock. It
+// The local admin socket lets `subzero audit ...`, `user add`, `keys
+// rotate` and `consent withdraw` reach a running node: the embedded store
+// while `subzero serve` holds its file lock, and the node's audit chain. It
 // listens on a Unix socket in the data directory with mode 0600: whoever
 // may open it may also open the database file, so the socket grants
-// nothing new. It reads audit chains and adds users.
+// nothing new.
 type adminServer struct {
 	path    string
 	store   audit.Reader
 	users   *oauth.Users
 	signing *token.KeySet
-	logger  *slog.Logger
-	srv     *http.Server
-	ln      net.Listener
+	// withdraw forgets a user's consents to a client and audits it.
+	withdraw func(ctx context.Context, user, clientID string) (int, error)
+	logger   *slog.Logger
+	srv      *http.Server
+	ln       net.Listener
 }
 
-func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *token.KeySet, logger *slog.Logger) *adminServer {
-	a := &adminServer{path: path, store: store, users: users, signing: keys, logger: logger}
+func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *token.KeySet,
+	withdraw func(ctx context.Context, user, clientID string) (int, error), logger *slog.Logger) *adminServer {
+	a := &adminServer{path: path, store: store, users: users, signing: keys, withdraw: withdraw, logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /audit/nodes", a.nodes)
 	mux.HandleFunc("GET /audit/last", a.last)
@@ -47,6 +51,7 @@ func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *t
 	mux.HandleFunc("GET /audit/keys", a.keys)
 	mux.HandleFunc("POST /users", a.addUser)
 	mux.HandleFunc("POST /keys/rotate", a.rotateKeys)
+	mux.HandleFunc("POST /consents/withdraw", a.withdrawConsent)
 	a.srv = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a
 }
@@ -100,6 +105,62 @@ func (a *adminServer) addUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, "invalid_request", err.Error())
 	default:
 		writeJSON(w, http.StatusCreated, map[string]string{"name": u.Name, "sub": u.Subject})
+	}
+}
+
+// withdrawal is the body of POST /consents/withdraw.
+type withdrawal struct {
+	User     string `json:"user"`
+	ClientID string `json:"client_id"`
+}
+
+func (a *adminServer) withdrawConsent(w http.ResponseWriter, r *http.Request) {
+	var wd withdrawal
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<10)).Decode(&wd); err != nil || wd.User == "" || wd.ClientID == "" {
+		writeError(w, r, http.StatusBadRequest, "invalid_request", "body: want {\"user\", \"client_id\"}")
+		return
+	}
+	n, err := a.withdraw(r.Context(), wd.User, wd.ClientID)
+	switch {
+	case errors.Is(err, oauth.ErrNotFound):
+		writeError(w, r, http.StatusNotFound, "not_found", "no such user")
+	case err != nil:
+		writeError(w, r, http.StatusInternalServerError, "internal", err.Error())
+	default:
+		writeJSON(w, http.StatusOK, map[string]int{"withdrawn": n})
+	}
+}
+
+// WithdrawConsent forgets a user's consents to a client through the
+// running node's admin socket, which records it in the node's audit chain.
+func WithdrawConsent(ctx context.Context, cfg *Config, user, clientID string) (int, error) {
+	if _, err := os.Stat(cfg.AdminSocket()); err != nil {
+		return 0, fmt.Errorf("no running node at %s: start it; the withdrawal is recorded in its audit chain", cfg.DataDir)
+	}
+	c := dialAdmin(cfg.AdminSocket())
+	defer c.http.CloseIdleConnections()
+	body, _ := json.Marshal(withdrawal{User: user, ClientID: clientID})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin/consents/withdraw", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Withdrawn int
+		Message   string
+	}
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return out.Withdrawn, nil
+	case http.StatusNotFound:
+		return 0, fmt.Errorf("%w: user %q", oauth.ErrNotFound, user)
+	default:
+		return 0, fmt.Errorf("admin socket: %s", out.Message)
 	}
 }
 

@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), logger)
+	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), s.oauth.WithdrawConsent, logger)
 	return s, nil
 }
 

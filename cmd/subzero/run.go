@@ -23,6 +23,8 @@ commands:
   user add NAME --password-stdin
                       add a user to the embedded identity store
   keys rotate         add a new token signing key (old keys keep verifying)
+  consent withdraw USER CLIENT_ID
+                      forget a user's consents to a client (through the running node)
   version             print the version
 
 exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config
@@ -99,6 +101,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return userCmd(ctx, e, stdin, rest)
 	case "keys":
 		return keysCmd(ctx, e, rest)
+	case "consent":
+		return consentCmd(ctx, e, rest)
 	case "version":
 		fmt.Fprintln(stdout, "subzero", version())
 		return nil

@@ -103,3 +103,28 @@ func TestUserAddRedis(t *testing.T) {
 		t.Errorf("duplicate on redis: exit %d %s", res.code, res.stderr)
 	}
 }
+
+func TestConsentWithdraw(t *testing.T) {
+	data := t.TempDir()
+	if res := runMain(t, t.Context(), nil, "consent", "withdraw", "alice", "agent", "--data", data); res.code != 1 || !strings.Contains(res.stderr, "no running node") {
+		t.Errorf("withdraw without a node: exit %d %s", res.code, res.stderr)
+	}
+	n := serveNode(t, data, "", nil)
+	if res := runStdin(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", data); res.code != 0 {
+		t.Fatalf("user add: %s", res.stderr)
+	}
+	res := runMain(t, t.Context(), nil, "consent", "withdraw", "alice", "agent", "--data", data)
+	if res.code != 0 || !strings.Contains(res.stdout, "withdrew 0 consents of alice to agent") {
+		t.Fatalf("consent withdraw: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if res := runMain(t, t.Context(), nil, "consent", "withdraw", "nobody", "agent", "--data", data); res.code != 1 || !strings.Contains(res.stderr, "not found") {
+		t.Errorf("unknown user: exit %d %s", res.code, res.stderr)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	res = runMain(t, t.Context(), nil, "audit", "query", "--data", data, "--type", "oauth", "--format", "json")
+	if !strings.Contains(res.stdout, `"action":"consent.withdrawn"`) {
+		t.Errorf("the withdrawal is not in the audit trail:\n%s", res.stdout)
+	}
+}
