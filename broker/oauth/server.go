@@ -58,6 +58,10 @@ type Config struct {
 	CIMD CIMDConfig `yaml:"cimd"`
 	// Clients are the statically configured clients.
 	Clients []StaticClient `yaml:"clients"`
+	// Users are users of the embedded identity store listed in the
+	// config, with argon2id hashes (`subzero user hash`); they are written
+	// to the store at start, beside those `subzero user add` adds.
+	Users []StaticUser `yaml:"users"`
 	// Pages configures the login and consent pages of the authorization
 	// endpoint; their issuer is Issuer.
 	Pages PagesConfig `yaml:"pages"`
@@ -112,6 +116,11 @@ const MinStaticSecretBytes = 32
 func (c Config) Validate() error {
 	if err := checkIssuer(c.Issuer); err != nil {
 		return fmt.Errorf("issuer: %w", err)
+	}
+	for i, u := range c.Users {
+		if err := u.validate(); err != nil {
+			return fmt.Errorf("users[%d].%w", i, err)
+		}
 	}
 	if len(c.Scopes) == 0 {
 		return errors.New("scopes: must not be empty")
@@ -518,6 +527,11 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 			return nil, err
 		}
 		s.pages.loginFailed = s.auditLoginFailed
+		for _, u := range cfg.Users {
+			if err := deps.Users.Ensure(context.Background(), u.Name, u.PasswordHash); err != nil {
+				return nil, fmt.Errorf("oauth: users: %w", err)
+			}
+		}
 		s.authorizeEndpoint = s.endpoint(pathAuthorize).String()
 	}
 	s.store = &grantStore{

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,4 +130,54 @@ func (u *Users) Authenticate(ctx context.Context, name, password string) (*User,
 		return nil, ErrBadCredentials
 	}
 	return usr, nil
+}
+
+// StaticUser is a user listed in the config with an argon2id hash.
+type StaticUser struct {
+	Name         string `yaml:"name"`
+	PasswordHash string `yaml:"password_hash"`
+}
+
+func (u StaticUser) validate() error {
+	if !userNamePattern.MatchString(u.Name) {
+		return errors.New("name: 1 to 64 letters, digits or . _ @ + -, starting with a letter or digit")
+	}
+	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		return errors.New("password_hash: want an argon2id hash ($argon2id$...), as `subzero user hash` prints")
+	}
+	if _, _, _, err := argon2id.DecodeHash(u.PasswordHash); err != nil {
+		return fmt.Errorf("password_hash: %v", err)
+	}
+	return nil
+}
+
+// HashPassword returns the argon2id hash of password for a config's users
+// list.
+func HashPassword(password string) (string, error) {
+	if err := checkPassword(password); err != nil {
+		return "", err
+	}
+	return argon2id.CreateHash(password, &DefaultArgon2)
+}
+
+// Ensure creates the user name with the given argon2id hash, or sets the
+// hash of an existing user, keeping its subject.
+func (u *Users) Ensure(ctx context.Context, name, hash string) error {
+	usr, err := u.Get(ctx, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		var sub [16]byte
+		rand.Read(sub[:])
+		usr = &User{Name: name, Subject: "user-" + hex.EncodeToString(sub[:]), Created: time.Now().UTC()}
+	case err != nil:
+		return err
+	case usr.PasswordHash == hash:
+		return nil
+	}
+	usr.PasswordHash = hash
+	data, err := json.Marshal(usr)
+	if err != nil {
+		return err
+	}
+	return u.s.PutRecord(ctx, collectionUsers, name, data, time.Time{})
 }

@@ -13,11 +13,25 @@ import (
 )
 
 const userUsage = `usage: subzero user add NAME --password-stdin [--config FILE] [--data DIR]
-Adds a user to the embedded identity store (argon2id password hash). The password is
-read from the first line of standard input, never from the command line.
+       subzero user hash --password-stdin
+add puts a user in the embedded identity store (argon2id password hash); hash prints the
+argon2id hash of a password for the config's oauth.users. The password is read from the
+first line of standard input, never from the command line.
 `
 
 func userCmd(ctx context.Context, e env, stdin io.Reader, args []string) error {
+	if len(args) == 2 && args[0] == "hash" && args[1] == "--password-stdin" {
+		password, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		hash, err := oauth.HashPassword(password)
+		if err != nil {
+			return fmt.Errorf("user hash: %w", err)
+		}
+		fmt.Fprintln(e.stdout, hash)
+		return nil
+	}
 	if len(args) < 2 || args[0] != "add" || strings.HasPrefix(args[1], "-") {
 		fmt.Fprint(e.stderr, userUsage)
 		return usageError("usage: subzero user add NAME --password-stdin")
@@ -33,11 +47,10 @@ func userCmd(ctx context.Context, e env, stdin io.Reader, args []string) error {
 	if !*fromStdin {
 		return usageError("user add: give the password on standard input with --password-stdin")
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, oauth.MaxPasswordLen+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("user add: read password: %w", err)
+	password, err := readPassword(stdin)
+	if err != nil {
+		return err
 	}
-	password := strings.TrimRight(line, "\r\n")
 	cfg, err := broker.LoadConfig(*configFile, e.environ, broker.Flags{DataDir: *data})
 	if err != nil {
 		return configError(err)
@@ -51,4 +64,13 @@ func userCmd(ctx context.Context, e env, stdin io.Reader, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "added user %s (sub %s)\n", u.Name, u.Subject)
 	return nil
+}
+
+// readPassword reads the first line of stdin.
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(stdin, oauth.MaxPasswordLen+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +127,44 @@ func TestConsentWithdraw(t *testing.T) {
 	res = runMain(t, t.Context(), nil, "audit", "query", "--data", data, "--type", "oauth", "--format", "json")
 	if !strings.Contains(res.stdout, `"action":"consent.withdrawn"`) {
 		t.Errorf("the withdrawal is not in the audit trail:\n%s", res.stdout)
+	}
+}
+
+// A user listed in the config with a hash from `user hash` logs in, and
+// keeps its subject across restarts.
+func TestConfigUsers(t *testing.T) {
+	res := runStdin(t, "correct horse battery\n", "user", "hash", "--password-stdin")
+	hash := strings.TrimSpace(res.stdout)
+	if res.code != 0 || !strings.HasPrefix(hash, "$argon2id$") || strings.Contains(res.stdout, "correct horse") {
+		t.Fatalf("user hash: exit %d %q %s", res.code, res.stdout, res.stderr)
+	}
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "subzero.yaml")
+	if err := os.WriteFile(cfg, []byte("server:\n  addr: 127.0.0.1:0\noauth:\n  users:\n    - name: erin\n      password_hash: '"+hash+"'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	subject := func() string {
+		n := serveNode(t, data, cfg, nil)
+		if err := n.stop(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := bolt.Open(filepath.Join(data, "subzero.db"), time.Second, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		u, err := oauth.NewUsers(db.OAuth(), argon2id.Params{}).Authenticate(t.Context(), "erin", "correct horse battery")
+		if err != nil {
+			t.Fatalf("config user does not authenticate: %v", err)
+		}
+		return u.Subject
+	}
+	if first, second := subject(), subject(); first != second {
+		t.Errorf("subject changed across restarts: %s then %s", first, second)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("oauth:\n  users:\n    - name: erin\n      password_hash: plain-text\n"), 0o600)
+	if res := runMain(t, t.Context(), nil, "config", "check", bad); res.code != 2 || !strings.Contains(res.stderr, "oauth.users[0].password_hash") {
+		t.Errorf("config with a plain password: exit %d %s", res.code, res.stderr)
 	}
 }
