@@ -47,10 +47,9 @@ func newClock(t time.Time) *clock {
 	return c
 }
 
-func (c *clock) now() time.Time            { return time.Unix(0, c.ns.Load()) }
-func (c *clock) advance(d time.Duration)   { c.ns.Add(int64(d)) }
-func (c *clock) set(t time.Time)           { c.ns.Store(t.UnixNano()) }
-func (c *clock) after(d time.Duration) int { return int(c.now().Add(d).Unix()) }
+func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 
 // memStore is an in-memory token.KeyStore. It passes
 // storetest.SigningKeys (TestMemStore).

@@ -252,7 +252,7 @@ func OAuthStore(t *testing.T, open func(t *testing.T) oauth.Store) {
 					case !errors.Is(err, oauth.ErrInactive):
 						errs <- err
 					case g.RequestID != "req" || string(g.Data) != fmt.Sprint(i) || g.Active:
-						errs <- fmt.Errorf("Deactivate = %+v, ErrInactive; want the inactive grant", g)
+						errs <- fmt.Errorf("deactivate = %+v, ErrInactive; want the inactive grant", g)
 					}
 				})
 			}
