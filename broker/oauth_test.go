@@ -115,3 +115,14 @@ func TestOAuthMounted(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureDemoUser(t *testing.T) {
+	n := startNode(t, nodeOptions{})
+	first, err := n.srv.EnsureDemoUser(t.Context())
+	if err != nil || len(first) < 16 {
+		t.Fatalf("EnsureDemoUser = %q, %v; want a fresh password", first, err)
+	}
+	if again, err := n.srv.EnsureDemoUser(t.Context()); err != nil || again != "" {
+		t.Errorf("second EnsureDemoUser = %q, %v; want no new password", again, err)
+	}
+}

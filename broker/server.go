@@ -4,7 +4,9 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +39,7 @@ type Server struct {
 	ln       net.Listener
 	oauth    *oauth.Server
 	userinfo *url.URL // the resource URI of /oauth2/userinfo
+	users    *oauth.Users
 	lock     *os.File // held on <data_dir>/lock while the node runs
 	audit    *audit.Log
 	metrics  *metrics
@@ -134,6 +137,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ocfg.Resources = append(slices.Clone(ocfg.Resources), s.userinfo)
 	}
 	users := oauth.NewUsers(oauthStore, oauth.DefaultArgon2)
+	s.users = users
 	s.oauth, err = oauth.NewServer(ocfg, oauth.Deps{
 		Store: oauthStore, Replay: replay, Keys: keys, Secret: secretKey, Users: users,
 		Auditor: oauthAuditor{log: s.audit, logger: logger}, Now: time.Now, Logger: logger, Getenv: getenv,
@@ -161,6 +165,26 @@ func userinfo(w http.ResponseWriter, r *http.Request) {
 		out["act"] = c.Act
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// DemoUser is the user a node on development defaults creates so that
+// the authorization flow can be tried at once.
+const DemoUser = "demo"
+
+// EnsureDemoUser creates the demo user with a random password when no
+// user of that name exists, and returns the password; "" when it existed.
+// Only `subzero serve` on development defaults calls it.
+func (s *Server) EnsureDemoUser(ctx context.Context) (password string, err error) {
+	if _, err := s.users.Get(ctx, DemoUser); err == nil || !errors.Is(err, oauth.ErrNotFound) {
+		return "", err
+	}
+	var b [12]byte
+	rand.Read(b[:])
+	password = base64.RawURLEncoding.EncodeToString(b[:])
+	if _, err := s.users.Add(ctx, DemoUser, password); err != nil {
+		return "", err
+	}
+	return password, nil
 }
 
 // oauthAuditor records the authorization server's events in the audit

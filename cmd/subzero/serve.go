@@ -36,7 +36,16 @@ func serveWith(ctx context.Context, e env, configFile string, flags broker.Flags
 	if err != nil {
 		return err
 	}
-	return srv.Serve(ctx, ready)
+	served := func(addr net.Addr) {
+		if ready != nil {
+			ready(addr)
+		}
+		if !cfg.Explicit {
+			// Hashing the password takes a while: serve first.
+			go demoUser(ctx, e, srv, logger)
+		}
+	}
+	return srv.Serve(ctx, served)
 }
 
 func newLogger(e env, cfg *broker.Config) *slog.Logger {
@@ -46,4 +55,20 @@ func newLogger(e env, cfg *broker.Config) *slog.Logger {
 		h = slog.NewTextHandler(e.stderr, opts)
 	}
 	return slog.New(broker.NewLogHandler(h))
+}
+
+// demoUser creates the demo user of a node on development defaults and
+// shows its password once, on the terminal only: never in the logs.
+func demoUser(ctx context.Context, e env, srv *broker.Server, logger *slog.Logger) {
+	password, err := srv.EnsureDemoUser(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("demo user not created", "err", err)
+		}
+		return
+	}
+	if password != "" {
+		fmt.Fprintf(e.stderr, "subzero: demo login for the authorization flow: user %q, password %q (shown once; add users with `subzero user add`)\n",
+			broker.DemoUser, password)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -166,5 +167,29 @@ func TestConfigUsers(t *testing.T) {
 	os.WriteFile(bad, []byte("oauth:\n  users:\n    - name: erin\n      password_hash: plain-text\n"), 0o600)
 	if res := runMain(t, t.Context(), nil, "config", "check", bad); res.code != 2 || !strings.Contains(res.stderr, "oauth.users[0].password_hash") {
 		t.Errorf("config with a plain password: exit %d %s", res.code, res.stderr)
+	}
+}
+
+// On development defaults a node creates a demo user once, shows its
+// password on the terminal, and never in the JSON logs.
+func TestDemoUser(t *testing.T) {
+	data := t.TempDir()
+	n := serveNode(t, data, "", nil)
+	const line = `demo login for the authorization flow: user "demo", password "`
+	waitFor(t, 20*time.Second, "the demo login line", func() bool { return strings.Contains(n.stderr.String(), line) })
+	out := n.stderr.String()
+	i := strings.Index(out, line)
+	rest := out[i+len(line):]
+	password := rest[:strings.IndexByte(rest, '"')]
+	for _, rec := range logRecords(out) {
+		if b, _ := json.Marshal(rec); strings.Contains(string(b), password) {
+			t.Errorf("the demo password reached a log record: %s", b)
+		}
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := authenticate(t, data, "demo", password); err != nil {
+		t.Fatalf("the demo user does not log in with the shown password: %v", err)
 	}
 }
