@@ -126,3 +126,44 @@ func TestEnsureDemoUser(t *testing.T) {
 		t.Errorf("second EnsureDemoUser = %q, %v; want no new password", again, err)
 	}
 }
+
+// Browser-based clients may call the OAuth endpoints and resources
+// cross-origin, without credentials; the authorization endpoint, which uses
+// cookies, gets no CORS.
+func TestCORS(t *testing.T) {
+	n := startNode(t, nodeOptions{})
+	pre := func(path, method string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, n.base+path, nil)
+		req.Header.Set("Origin", "https://inspector.example")
+		req.Header.Set("Access-Control-Request-Method", method)
+		req.Header.Set("Access-Control-Request-Headers", "authorization, dpop, content-type")
+		resp, err := n.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct{ path, method string }{
+		{"/oauth2/token", "POST"}, {"/oauth2/register", "POST"}, {"/.well-known/oauth-authorization-server", "GET"}, {"/oauth2/userinfo", "GET"},
+	} {
+		resp := pre(tc.path, tc.method)
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "DPoP") || resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("preflight %s: %d %v", tc.path, resp.StatusCode, resp.Header)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, n.base+"/oauth2/userinfo", nil)
+	req.Header.Set("Origin", "https://inspector.example")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("a cross-origin 401 does not expose its challenge: %v", resp.Header)
+	}
+	if resp := pre("/oauth2/authorize", "POST"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("the authorization endpoint answers CORS: %v", resp.Header)
+	}
+}

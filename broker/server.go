@@ -214,15 +214,28 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /.well-known/oauth-authorization-server", s.oauth.MetadataHandler())
-	mux.Handle("GET /.well-known/openid-configuration", s.oauth.MetadataHandler())
-	mux.Handle("GET /oauth2/jwks", s.oauth.JWKSHandler())
+	// Endpoints browsers may fetch cross-origin (see cors); each also
+	// answers the CORS preflight.
+	preflight := map[string]bool{}
+	public := func(method, path string, h http.Handler) {
+		mux.Handle(method+" "+path, cors(h))
+		if !preflight[path] {
+			preflight[path] = true
+			mux.Handle("OPTIONS "+path, cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				writeError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "OPTIONS is only a CORS preflight here")
+			})))
+		}
+	}
+	public("GET", "/.well-known/oauth-authorization-server", s.oauth.MetadataHandler())
+	public("GET", "/.well-known/openid-configuration", s.oauth.MetadataHandler())
+	public("GET", "/oauth2/jwks", s.oauth.JWKSHandler())
+	public("POST", "/oauth2/token", s.oauth.TokenHandler())
+	public("POST", "/oauth2/register", s.oauth.RegisterHandler())
+	public("POST", "/oauth2/introspect", s.oauth.IntrospectHandler())
+	public("POST", "/oauth2/revoke", s.oauth.RevokeHandler())
+	// The authorization endpoint uses cookies and is navigated to: no CORS.
 	mux.Handle("GET /oauth2/authorize", s.oauth.AuthorizeHandler())
 	mux.Handle("POST /oauth2/authorize", s.oauth.AuthorizeHandler())
-	mux.Handle("POST /oauth2/token", s.oauth.TokenHandler())
-	mux.Handle("POST /oauth2/register", s.oauth.RegisterHandler())
-	mux.Handle("POST /oauth2/introspect", s.oauth.IntrospectHandler())
-	mux.Handle("POST /oauth2/revoke", s.oauth.RevokeHandler())
 	// /oauth2/userinfo is a resource like /mcp and /v1 will be: tokens for
 	// its audience, Bearer or DPoP, with RFC 9728 metadata.
 	issuer, _ := url.Parse(s.oauth.Issuer())
@@ -231,8 +244,8 @@ func (s *Server) routes() http.Handler {
 		metadataURL: s.oauth.Issuer() + "/.well-known/oauth-protected-resource/oauth2/userinfo",
 		requireDPoP: s.cfg.OAuth.DPoPRequired, tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(),
 	}
-	mux.Handle("GET /oauth2/userinfo", guard.wrap(http.HandlerFunc(userinfo)))
-	mux.Handle("GET /.well-known/oauth-protected-resource/oauth2/userinfo", s.oauth.ProtectedResourceMetadata(s.userinfo.String(), s.cfg.OAuth.Scopes))
+	public("GET", "/oauth2/userinfo", guard.wrap(http.HandlerFunc(userinfo)))
+	public("GET", "/.well-known/oauth-protected-resource/oauth2/userinfo", s.oauth.ProtectedResourceMetadata(s.userinfo.String(), s.cfg.OAuth.Scopes))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint")
 	})
