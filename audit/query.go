@@ -75,6 +75,14 @@ func Query(ctx context.Context, r Reader, f Filter) ([]Event, error) {
 // time; when follow is set it then polls every interval and calls fn with
 // new events as they arrive, until ctx ends.
 func Tail(ctx context.Context, r Reader, nodes []string, n int, follow bool, interval time.Duration, fn func(Event) error) error {
+	err := tail(ctx, r, nodes, n, follow, interval, fn)
+	if follow && ctx.Err() != nil {
+		return nil // following ends when ctx does, whatever it was doing
+	}
+	return err
+}
+
+func tail(ctx context.Context, r Reader, nodes []string, n int, follow bool, interval time.Duration, fn func(Event) error) error {
 	explicit := len(nodes) > 0
 	nodes, err := selectNodes(ctx, r, nodes)
 	if err != nil {

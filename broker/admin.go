@@ -80,9 +80,15 @@ func (a *adminServer) serve() {
 	}
 }
 
+// close stops accepting and lets requests in flight (an `audit tail -f`
+// reading the last events) finish, for up to two seconds.
 func (a *adminServer) close() {
-	a.srv.Close()
-	os.Remove(a.path)
+	os.Remove(a.path) // new clients read the file instead
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		a.srv.Close()
+	}
 }
 
 // newUser is the body of POST /users.
@@ -181,6 +187,10 @@ type rotatedKey struct {
 	Activate   time.Time `json:"activate"`
 }
 
+// errNoNode is a request to the admin socket that got no answer at all:
+// no node listens, or it stopped while the request was on its way.
+var errNoNode = errors.New("admin socket: no node answered")
+
 type wireRecord struct {
 	Seq  uint64 `json:"seq"`
 	Data []byte `json:"data"`
@@ -252,7 +262,9 @@ type adminClient struct {
 var _ audit.Reader = adminClient{}
 
 func dialAdmin(path string) adminClient {
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	// One connection a request: a node that stops closes its socket, and a
+	// kept-alive connection would then fail a request instead of dialling.
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}}
@@ -266,7 +278,7 @@ func (c adminClient) get(ctx context.Context, path string, q url.Values) (*http.
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("admin socket: %w", err)
+		return nil, fmt.Errorf("%w: %v", errNoNode, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -381,11 +393,10 @@ func (b boltReader) with(fn func(audit.Reader) error) error {
 			c := dialAdmin(b.cfg.AdminSocket())
 			err := fn(c)
 			c.http.CloseIdleConnections()
-			var op *net.OpError
-			if !errors.As(err, &op) || op.Op != "dial" {
+			if !errors.Is(err, errNoNode) {
 				return err
 			}
-			// No node behind the socket (it stopped, or crashed): read the file.
+			// No node answered (it stopped, or crashed): read the file.
 		}
 		db, err := bolt.Open(b.cfg.BoltPath(), 50*time.Millisecond, true)
 		if err == nil {
