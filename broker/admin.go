@@ -137,39 +137,6 @@ func (a *adminServer) withdrawConsent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// WithdrawConsent forgets a user's consents to a client through the
-// running node's admin socket, which records it in the node's audit chain.
-func WithdrawConsent(ctx context.Context, cfg *Config, user, clientID string) (int, error) {
-	if _, err := os.Stat(cfg.AdminSocket()); err != nil {
-		return 0, fmt.Errorf("no running node at %s: start it; the withdrawal is recorded in its audit chain", cfg.DataDir)
-	}
-	c := dialAdmin(cfg.AdminSocket())
-	defer c.http.CloseIdleConnections()
-	body, _ := json.Marshal(withdrawal{User: user, ClientID: clientID})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin/consents/withdraw", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("admin socket: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Withdrawn int
-		Message   string
-	}
-	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out)
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return out.Withdrawn, nil
-	case http.StatusNotFound:
-		return 0, fmt.Errorf("%w: user %q", oauth.ErrNotFound, user)
-	default:
-		return 0, fmt.Errorf("admin socket: %s", out.Message)
-	}
-}
-
 func (a *adminServer) rotateKeys(w http.ResponseWriter, r *http.Request) {
 	k, err := a.signing.Rotate(r.Context())
 	if err != nil {
@@ -461,32 +428,6 @@ func AddUser(ctx context.Context, cfg *Config, getenv func(string) string, name,
 	return oauth.NewUsers(st, oauth.DefaultArgon2).Add(ctx, name, password)
 }
 
-func addUserViaSocket(ctx context.Context, socket, name, password string) (*oauth.User, error) {
-	c := dialAdmin(socket)
-	defer c.http.CloseIdleConnections()
-	body, _ := json.Marshal(newUser{Name: name, Password: password})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin/users", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("admin socket: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct{ Name, Sub, Message string }
-	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&out)
-	switch resp.StatusCode {
-	case http.StatusCreated:
-		return &oauth.User{Name: out.Name, Subject: out.Sub}, nil
-	case http.StatusConflict:
-		return nil, fmt.Errorf("%w: user %q", oauth.ErrExists, name)
-	default:
-		return nil, errors.New(out.Message)
-	}
-}
-
 // RotateKeys adds a new token signing key: it is published at once and
 // signs after oauth.token.activation_delay; the old key verifies until
 // retire_after past that. While a node holds the bbolt file it goes through
@@ -519,26 +460,85 @@ func RotateKeys(ctx context.Context, cfg *Config, getenv func(string) string) (t
 	return set.Rotate(ctx)
 }
 
-func rotateViaSocket(ctx context.Context, socket string) (token.KeyInfo, error) {
-	c := dialAdmin(socket)
-	defer c.http.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin/keys/rotate", nil)
-	if err != nil {
-		return token.KeyInfo{}, err
+// post sends a JSON body (nil for none) to the admin socket at path and
+// decodes the JSON answer into out; it returns the status. A body of an
+// error answer carries "message", which a non-nil out may read.
+func (c adminClient) post(ctx context.Context, path string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
 	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://admin"+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return token.KeyInfo{}, fmt.Errorf("admin socket: %w", err)
+		return 0, fmt.Errorf("admin socket: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Message string }
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-		return token.KeyInfo{}, fmt.Errorf("admin socket: %s", e.Message)
+	if out != nil {
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(out)
 	}
-	var k rotatedKey
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&k); err != nil {
-		return token.KeyInfo{}, fmt.Errorf("admin socket: %w", err)
+	return resp.StatusCode, nil
+}
+
+// WithdrawConsent forgets a user's consents to a client through the
+// running node's admin socket, which records it in the node's audit chain.
+func WithdrawConsent(ctx context.Context, cfg *Config, user, clientID string) (int, error) {
+	if _, err := os.Stat(cfg.AdminSocket()); err != nil {
+		return 0, fmt.Errorf("no running node at %s: start it; the withdrawal is recorded in its audit chain", cfg.DataDir)
 	}
+	c := dialAdmin(cfg.AdminSocket())
+	var out struct {
+		Withdrawn int
+		Message   string
+	}
+	status, err := c.post(ctx, "/consents/withdraw", withdrawal{User: user, ClientID: clientID}, &out)
+	switch {
+	case err != nil:
+		return 0, err
+	case status == http.StatusOK:
+		return out.Withdrawn, nil
+	case status == http.StatusNotFound:
+		return 0, fmt.Errorf("%w: user %q", oauth.ErrNotFound, user)
+	default:
+		return 0, fmt.Errorf("admin socket: %s", out.Message)
+	}
+}
+
+func addUserViaSocket(ctx context.Context, socket, name, password string) (*oauth.User, error) {
+	var out struct{ Name, Sub, Message string }
+	status, err := dialAdmin(socket).post(ctx, "/users", newUser{Name: name, Password: password}, &out)
+	switch {
+	case err != nil:
+		return nil, err
+	case status == http.StatusCreated:
+		return &oauth.User{Name: out.Name, Subject: out.Sub}, nil
+	case status == http.StatusConflict:
+		return nil, fmt.Errorf("%w: user %q", oauth.ErrExists, name)
+	default:
+		return nil, errors.New(out.Message)
+	}
+}
+
+func rotateViaSocket(ctx context.Context, socket string) (token.KeyInfo, error) {
+	var out struct {
+		rotatedKey
+		Message string
+	}
+	status, err := dialAdmin(socket).post(ctx, "/keys/rotate", nil, &out)
+	switch {
+	case err != nil:
+		return token.KeyInfo{}, err
+	case status != http.StatusOK:
+		return token.KeyInfo{}, fmt.Errorf("admin socket: %s", out.Message)
+	}
+	k := out.rotatedKey
 	return token.KeyInfo{ID: k.ID, Alg: k.Alg, Generation: k.Generation, Activate: k.Activate}, nil
 }
