@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,35 +23,44 @@ import (
 	"github.com/subzero-gateway/subzero/internal/redistest"
 )
 
-// dpopProof signs a proof for one request (the test's own client code).
-func dpopProof(t testing.TB, key *ecdsa.PrivateKey, method, htu string) string {
+// dpopProof signs a proof for one request (the test's own client code);
+// accessToken, when not empty, is bound with ath.
+func dpopProof(t testing.TB, key *ecdsa.PrivateKey, method, htu, accessToken string) string {
 	t.Helper()
 	pub, _ := jwk.FromRaw(key.Public())
 	hdr := jws.NewHeaders()
 	hdr.Set("typ", "dpop+jwt")
 	hdr.Set("jwk", pub)
-	claims, _ := json.Marshal(map[string]any{"jti": uuid.NewString(), "htm": method, "htu": htu, "iat": time.Now().Unix()})
-	out, err := jws.Sign(claims, jws.WithKey(jwa.ES256, key, jws.WithProtectedHeaders(hdr)))
+	claims := map[string]any{"jti": uuid.NewString(), "htm": method, "htu": htu, "iat": time.Now().Unix()}
+	if accessToken != "" {
+		sum := sha256.Sum256([]byte(accessToken))
+		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	payload, _ := json.Marshal(claims)
+	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256, key, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(out)
 }
 
-// dpopProofFor signs a proof for a request carrying accessToken.
-func dpopProofFor(t testing.TB, key *ecdsa.PrivateKey, method, htu, accessToken string) string {
+// registerClient registers a client through the node's registration
+// endpoint and returns its ID and secret.
+func (n *testNode) registerClient(t testing.TB, metadata string) (id, secret string) {
 	t.Helper()
-	pub, _ := jwk.FromRaw(key.Public())
-	hdr := jws.NewHeaders()
-	hdr.Set("typ", "dpop+jwt")
-	hdr.Set("jwk", pub)
-	sum := sha256Base64(accessToken)
-	claims, _ := json.Marshal(map[string]any{"jti": uuid.NewString(), "htm": method, "htu": htu, "iat": time.Now().Unix(), "ath": sum})
-	out, err := jws.Sign(claims, jws.WithKey(jwa.ES256, key, jws.WithProtectedHeaders(hdr)))
+	resp, err := n.client.Post(n.base+"/oauth2/register", "application/json", strings.NewReader(metadata))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(out)
+	defer resp.Body.Close()
+	var c struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&c) != nil {
+		t.Fatalf("register: %s", resp.Status)
+	}
+	return c.ID, c.Secret
 }
 
 // TestOAuthAcrossNodes runs two nodes on one redis-server behind one
@@ -63,27 +70,15 @@ func dpopProofFor(t testing.TB, key *ecdsa.PrivateKey, method, htu, accessToken 
 // about a second.
 func TestOAuthAcrossNodes(t *testing.T) {
 	rs := redistest.New(t)
-	secret := filepath.Join(t.TempDir(), "server-secret")
-	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 32)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secret := testSecretFile(t)
 	const issuer = "http://localhost:9" // the load balancer's address; no one listens there
 	yaml := fmt.Sprintf("server_secret: {file: %s}\noauth: {issuer: %q}\nstore:\n  kind: redis\n  redis:\n    url: %s\n    key_prefix: %q\n",
 		secret, issuer, rs.URL(), redistest.Prefix(t))
 	a := startNode(t, nodeOptions{yaml: yaml, environ: []string{"SUBZERO_NODE_ID=node-a"}})
 	b := startNode(t, nodeOptions{yaml: yaml, environ: []string{"SUBZERO_NODE_ID=node-b"}})
 
-	resp, err := a.client.Post(a.base+"/oauth2/register", "application/json",
-		strings.NewReader(`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_post","scope":"mcp"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var client struct {
-		ID     string `json:"client_id"`
-		Secret string `json:"client_secret"`
-	}
-	json.NewDecoder(resp.Body).Decode(&client)
-	resp.Body.Close()
+	var client struct{ ID, Secret string }
+	client.ID, client.Secret = a.registerClient(t, `{"grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_post","scope":"mcp"}`)
 
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	userinfo := issuer + "/oauth2/userinfo"
@@ -91,8 +86,8 @@ func TestOAuthAcrossNodes(t *testing.T) {
 		"scope": {"mcp"}, "resource": {userinfo}}
 	req, _ := http.NewRequest(http.MethodPost, b.base+"/oauth2/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("DPoP", dpopProof(t, key, "POST", issuer+"/oauth2/token"))
-	resp, err = b.client.Do(req)
+	req.Header.Set("DPoP", dpopProof(t, key, "POST", issuer+"/oauth2/token", ""))
+	resp, err := b.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +113,7 @@ func TestOAuthAcrossNodes(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	proof := dpopProofFor(t, key, "GET", userinfo, tok.AccessToken)
+	proof := dpopProof(t, key, "GET", userinfo, tok.AccessToken)
 	if code, body := call(a, proof); code != 200 || !strings.Contains(body, client.ID) {
 		t.Fatalf("userinfo on node a with a token from node b: %d %s", code, body)
 	}
@@ -134,7 +129,7 @@ func TestOAuthAcrossNodes(t *testing.T) {
 	resp.Body.Close()
 	revoked := time.Now()
 	for {
-		code, _ := call(b, dpopProofFor(t, key, "GET", userinfo, tok.AccessToken))
+		code, _ := call(b, dpopProof(t, key, "GET", userinfo, tok.AccessToken))
 		if code == 401 {
 			t.Logf("node b refused the token %v after node a revoked it", time.Since(revoked).Round(time.Millisecond))
 			break
@@ -144,9 +139,4 @@ func TestOAuthAcrossNodes(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func sha256Base64(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -279,7 +279,7 @@ func describeLabels(labels map[string]string) string {
 }
 
 // testSecretFile writes a server secret for nodes that need one (Redis).
-func testSecretFile(t *testing.T) string {
+func testSecretFile(t testing.TB) string {
 	path := filepath.Join(t.TempDir(), "server-secret")
 	if err := os.WriteFile(path, []byte(strings.Repeat("s", 32)), 0o600); err != nil {
 		t.Fatal(err)
