@@ -58,11 +58,11 @@ type Error struct {
 
 // Options bound the engine.
 type Options struct {
-	MaxDepth      int           // resolution depth; default 25
-	MaxFanOut     int           // subjects expanded per node; default 1000 (ListObjects/ListUsers excluded)
-	MaxListResult int           // most results ListObjects/ListUsers return; default 1000
-	MaxBatch      int           // most checks in one BatchCheck; default 100
-	SyncWait      time.Duration // how long Check waits for AtLeast; default 2s
+	MaxDepth      int           `yaml:"max_depth"`        // resolution depth; default 25
+	MaxFanOut     int           `yaml:"max_fanout"`       // subjects expanded per node; default 1000 (ListObjects/ListUsers excluded)
+	MaxListResult int           `yaml:"max_list_results"` // most results ListObjects/ListUsers return; default 1000
+	MaxBatch      int           `yaml:"max_batch"`        // most checks in one BatchCheck; default 100
+	SyncWait      time.Duration `yaml:"sync_wait"`        // how long Check waits for AtLeast; default 2s
 }
 
 // CheckRequest asks whether User has Relation on Object.
