@@ -404,7 +404,11 @@ func (p *Point) evaluate(ctx context.Context, req *Request, explain bool) (Decis
 
 // failed is the denial for an engine error.
 func (p *Point) failed(ctx context.Context, engine, rule string, err error) (Decision, error) {
-	p.logger.LogAttrs(ctx, slog.LevelWarn, "delegation: engine failed, call denied",
+	level := slog.LevelWarn
+	if ctx.Err() != nil {
+		level = slog.LevelDebug // the caller gave up; nothing is wrong with the engine
+	}
+	p.logger.LogAttrs(ctx, level, "delegation: engine failed, call denied",
 		slog.String(keyEngine, engine), slog.String(keyError, err.Error()))
 	return Decision{Engine: engine, Reason: engine + ": evaluation error", Rule: rule},
 		fmt.Errorf("%w: %s: %w", ErrEngine, engine, err)
