@@ -80,7 +80,10 @@
 // For every relationship check the point adds to the request context the
 // keys subject (the user, "user:anne"), action and resource, so that model
 // conditions can read them; a [Request.Context] holding one of them is
-// rejected, so a caller cannot forge them.
+// rejected, so a caller cannot forge them. (As in OpenFGA, a value bound in
+// a tuple's condition context wins over the request's: whoever writes
+// conditional tuples must not bind these three, or the condition no longer
+// depends on the call.)
 //
 // # Rego input
 //
