@@ -22,7 +22,7 @@ func open(t *testing.T) storetest.Backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{db: db}, Replay: db.Replay(), SigningKeys: db.SigningKeys(), OAuth: db.OAuth()}
+	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{db: db}, Replay: db.Replay(), SigningKeys: db.SigningKeys(), OAuth: db.OAuth(), Tuples: db.Tuples()}
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }

@@ -90,7 +90,7 @@ func rawClient(t *testing.T) *goredis.Client {
 func open(t *testing.T) storetest.Backend {
 	cfg := config(t, srv)
 	db := openDB(t, cfg, noEnv)
-	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{c: rawClient(t), prefix: cfg.KeyPrefix}, Replay: db.Replay(), SigningKeys: db.SigningKeys(), OAuth: db.OAuth()}
+	return storetest.Backend{Audit: db.Audit(), Tamper: tamperer{c: rawClient(t), prefix: cfg.KeyPrefix}, Replay: db.Replay(), SigningKeys: db.SigningKeys(), OAuth: db.OAuth(), Tuples: db.Tuples()}
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }

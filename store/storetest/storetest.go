@@ -9,6 +9,7 @@ import (
 	"github.com/subzero-gateway/subzero/broker/dpop"
 	"github.com/subzero-gateway/subzero/broker/oauth"
 	"github.com/subzero-gateway/subzero/broker/token"
+	"github.com/subzero-gateway/subzero/delegation/rebac/tuplestore"
 )
 
 // Backend is what a storage package hands the suite: its implementations of
@@ -20,6 +21,7 @@ type Backend struct {
 
 	SigningKeys token.KeyStore
 	OAuth       oauth.Store
+	Tuples      tuplestore.Store
 }
 
 // Tamperer edits stored audit records directly, behind the store's back, as
@@ -46,4 +48,5 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("Replay", func(t *testing.T) { Replay(t, func(t *testing.T) dpop.ReplayStore { return open(t).Replay }) })
 	t.Run("SigningKeys", func(t *testing.T) { SigningKeys(t, func(t *testing.T) token.KeyStore { return open(t).SigningKeys }) })
 	t.Run("OAuth", func(t *testing.T) { OAuthStore(t, func(t *testing.T) oauth.Store { return open(t).OAuth }) })
+	t.Run("Tuples", func(t *testing.T) { Tuples(t, func(t *testing.T) tuplestore.Store { return open(t).Tuples }) })
 }
