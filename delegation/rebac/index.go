@@ -1,0 +1,807 @@
+package rebac
+
+// The in-process index the checks read. One *index is an immutable
+// version: readers load it from an atomic pointer and never lock; the
+// single writer (Sync, under Engine.mu) derives the next version from the
+// current one with an editor, copying only what it changes, and publishes
+// it.
+//
+// Layout. Object strings ("type:id", also "type:*") are interned to
+// uint32 IDs, and type, relation and condition names to uint16 name IDs.
+// A tuple (object, relation, user) is then two integers:
+//
+//	objrel  = object<<16 | relation                         (48 bits)
+//	subject = userRelation<<48 | userObject<<16 | flags     (flags bit 0: conditioned)
+//
+// where userRelation is 0 for a plain user or a wildcard. Sorting subjects
+// as integers therefore puts the plain users first and the usersets last.
+//
+// The forward map sends an objrel to its sorted subjects; the reverse map
+// sends a subject (flags cleared) to the sorted objrels it appears in. Each
+// is a compressed sparse row array (one []uint64 of entries plus an
+// open-addressing hash table key -> offset,length) holding the bulk, and a
+// small delta map of replacement lists for the keys written since; when
+// the delta outgrows a fraction of the base the two are merged into a new
+// base. The condition of a conditioned tuple lives in a side table keyed
+// by (objrel, subject), so the common unconditioned tuple costs 16 bytes
+// of entries plus its share of the hash tables.
+
+import (
+	"fmt"
+	"maps"
+	"math/bits"
+	"slices"
+	"strings"
+
+	"github.com/subzero-gateway/subzero/delegation/rebac/tuplestore"
+)
+
+const (
+	flagCond    = 1 << 0
+	flagMask    = 0xFFFF
+	objrelMask  = 1<<48 - 1
+	maxNameID   = 1<<16 - 1
+	maxObjectID = 1<<32 - 1
+)
+
+func objrel(obj uint32, rel uint16) uint64 { return uint64(obj)<<16 | uint64(rel) }
+
+func objrelObj(k uint64) uint32 { return uint32(k >> 16) }
+
+func objrelRel(k uint64) uint16 { return uint16(k) }
+
+func subject(obj uint32, rel uint16) uint64 { return uint64(rel)<<48 | uint64(obj)<<16 }
+
+func subjObj(s uint64) uint32 { return uint32(s >> 16) }
+
+func subjRel(s uint64) uint16 { return uint16(s >> 48) }
+
+// findSubject returns the entry of subs equal to key once flags are
+// cleared.
+func findSubject(subs []uint64, key uint64) (uint64, bool) {
+	i, j := 0, len(subs)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if subs[h] < key {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if i < len(subs) && subs[i]&^flagMask == key {
+		return subs[i], true
+	}
+	return 0, false
+}
+
+// usersets returns the tail of subs holding usersets.
+func usersets(subs []uint64) []uint64 {
+	if len(subs) == 0 || subs[len(subs)-1] < 1<<48 {
+		return nil
+	}
+	i, j := 0, len(subs)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if subs[h] < 1<<48 {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return subs[i:]
+}
+
+// insertSorted adds v to the sorted list, replacing an entry with the
+// same key under mask; it reports whether the list grew.
+func insertSorted(l []uint64, v, mask uint64) ([]uint64, bool) {
+	key := v &^ mask
+	i, _ := slices.BinarySearch(l, key)
+	if i < len(l) && l[i]&^mask == key {
+		l[i] = v
+		return l, false
+	}
+	return slices.Insert(l, i, v), true
+}
+
+// removeSorted drops the entry with key under mask; it reports whether
+// one was there.
+func removeSorted(l []uint64, key, mask uint64) ([]uint64, bool) {
+	i, _ := slices.BinarySearch(l, key)
+	if i < len(l) && l[i]&^mask == key {
+		return slices.Delete(l, i, i+1), true
+	}
+	return l, false
+}
+
+// table is an immutable open-addressing hash table from non-zero uint64
+// keys to uint64 values, at most 3/4 full.
+type table struct {
+	slots []slot
+}
+
+type slot struct{ k, v uint64 }
+
+func mix(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	return k
+}
+
+func newTable(n int) table { return table{slots: make([]slot, n+n/3+1)} }
+
+func (t *table) home(k uint64) uint64 {
+	hi, _ := bits.Mul64(mix(k), uint64(len(t.slots)))
+	return hi
+}
+
+func (t *table) put(k, v uint64) {
+	n := uint64(len(t.slots))
+	for i := t.home(k); ; {
+		s := &t.slots[i]
+		if s.k == 0 || s.k == k {
+			s.k, s.v = k, v
+			return
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+func (t *table) get(k uint64) (uint64, bool) {
+	n := uint64(len(t.slots))
+	if n == 0 {
+		return 0, false
+	}
+	for i := t.home(k); ; {
+		s := &t.slots[i]
+		if s.k == k {
+			return s.v, true
+		}
+		if s.k == 0 {
+			return 0, false
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// csr is an immutable multimap: every key's sorted list is a window of
+// one entries array.
+type csr struct {
+	tab     table
+	entries []uint64
+	keys    int
+}
+
+func (c *csr) get(k uint64) []uint64 {
+	if c == nil {
+		return nil
+	}
+	v, ok := c.tab.get(k)
+	if !ok {
+		return nil
+	}
+	off, n := v>>32, v&0xFFFFFFFF
+	return c.entries[off : off+n : off+n]
+}
+
+// each calls fn for every key and list.
+func (c *csr) each(fn func(k uint64, l []uint64)) {
+	if c == nil {
+		return
+	}
+	for _, s := range c.tab.slots {
+		if s.k != 0 {
+			off, n := s.v>>32, s.v&0xFFFFFFFF
+			fn(s.k, c.entries[off:off+n:off+n])
+		}
+	}
+}
+
+// csrBuilder collects keys and their lists, each key once.
+type csrBuilder struct {
+	keys    []uint64
+	spans   []uint64
+	entries []uint64
+}
+
+func (b *csrBuilder) add(k uint64, l []uint64) {
+	if len(l) == 0 {
+		return
+	}
+	b.keys = append(b.keys, k)
+	b.spans = append(b.spans, uint64(len(b.entries))<<32|uint64(len(l)))
+	b.entries = append(b.entries, l...)
+}
+
+func (b *csrBuilder) build() *csr {
+	c := &csr{tab: newTable(len(b.keys)), entries: slices.Clip(b.entries), keys: len(b.keys)}
+	for i, k := range b.keys {
+		c.tab.put(k, b.spans[i])
+	}
+	return c
+}
+
+// mmap is a multimap version: a base and the replacement lists written
+// since. A key in delta with an empty list has none.
+type mmap struct {
+	base    *csr
+	delta   map[uint64][]uint64
+	entries int // entries in delta's lists, for the merge heuristic
+}
+
+func (m *mmap) get(k uint64) []uint64 {
+	if m.delta != nil {
+		if l, ok := m.delta[k]; ok {
+			return l
+		}
+	}
+	return m.base.get(k)
+}
+
+func (m *mmap) each(fn func(k uint64, l []uint64)) {
+	m.base.each(func(k uint64, l []uint64) {
+		if _, ok := m.delta[k]; !ok {
+			fn(k, l)
+		}
+	})
+	for k, l := range m.delta {
+		if len(l) > 0 {
+			fn(k, l)
+		}
+	}
+}
+
+func (m *mmap) merged() mmap {
+	var b csrBuilder
+	n := 0
+	if m.base != nil {
+		n = len(m.base.entries)
+	}
+	b.entries = make([]uint64, 0, n+m.entries)
+	m.each(b.add)
+	return mmap{base: b.build()}
+}
+
+// needsMerge reports whether the delta has outgrown the base.
+func (m *mmap) needsMerge() bool {
+	limit := 4096
+	if m.base != nil {
+		limit = max(limit, len(m.base.entries)/8, m.base.keys/8)
+	}
+	return len(m.delta) > limit || m.entries > 4*limit
+}
+
+// layered is an immutable map version: a base and the entries written
+// since.
+type layered[K comparable, V any] struct {
+	base, delta map[K]V
+}
+
+func (l *layered[K, V]) get(k K) (V, bool) {
+	if l.delta != nil {
+		if v, ok := l.delta[k]; ok {
+			return v, true
+		}
+	}
+	v, ok := l.base[k]
+	return v, ok
+}
+
+func (l *layered[K, V]) needsMerge() bool { return len(l.delta) > max(4096, len(l.base)/8) }
+
+// merged folds delta into a new base, dropping entries dead reports.
+func (l *layered[K, V]) merged(dead func(V) bool) layered[K, V] {
+	b := make(map[K]V, len(l.base)+len(l.delta))
+	for k, v := range l.base {
+		if _, ok := l.delta[k]; !ok {
+			b[k] = v
+		}
+	}
+	for k, v := range l.delta {
+		if dead == nil || !dead(v) {
+			b[k] = v
+		}
+	}
+	return layered[K, V]{base: b}
+}
+
+// names interns type, relation and condition names; ID 0 is "". It only
+// grows, and a version is never modified once published.
+type names struct {
+	ids  map[string]uint16
+	strs []string
+}
+
+func newNames() *names { return &names{ids: map[string]uint16{"": 0}, strs: []string{""}} }
+
+func (n *names) id(s string) uint16 { return n.ids[s] }
+
+func (n *names) str(id uint16) string {
+	if int(id) < len(n.strs) {
+		return n.strs[id]
+	}
+	return ""
+}
+
+// condEntry is an interned tuple condition.
+type condEntry struct {
+	name    uint16 // names ID of the condition name
+	nameStr string
+	ctx     map[string]any // bound parameters
+	tc      *TupleCondition
+}
+
+type condKey struct{ objrel, subject uint64 }
+
+// index is one version of the in-process tuple index.
+type index struct {
+	names *names
+	strs  layered[string, uint32]
+	list  []string // object ID -> string; append-only, shared between versions
+	otype []uint16 // object ID -> type name ID; likewise
+	wild  []uint32 // type name ID -> object ID of "type:*"; copied on change
+
+	fwd, rev mmap
+
+	condIDs layered[string, uint32] // condition JSON -> ID
+	condTab []condEntry             // ID -> condition, ID 0 unused; append-only
+	conds   layered[condKey, uint32]
+
+	tuples int
+}
+
+func newIndex(nm *names) *index {
+	if nm == nil {
+		nm = newNames()
+	}
+	return &index{names: nm, list: []string{""}, otype: []uint16{0}}
+}
+
+// objID returns the ID of an object string, 0 when it holds no tuple.
+func (x *index) objID(s string) uint32 {
+	id, _ := x.strs.get(s)
+	return id
+}
+
+func (x *index) typeOf(obj uint32) uint16 {
+	if int(obj) < len(x.otype) {
+		return x.otype[obj]
+	}
+	return 0
+}
+
+func (x *index) wildcard(typ uint16) uint32 {
+	if int(typ) < len(x.wild) {
+		return x.wild[typ]
+	}
+	return 0
+}
+
+// cond returns the condition of a conditioned tuple.
+func (x *index) cond(or, subj uint64) *condEntry {
+	id, _ := x.conds.get(condKey{or, subj &^ flagMask})
+	if id == 0 || int(id) >= len(x.condTab) {
+		return nil
+	}
+	return &x.condTab[id]
+}
+
+// objString renders an object ID.
+func (x *index) objString(obj uint32) string {
+	if int(obj) < len(x.list) {
+		return x.list[obj]
+	}
+	return ""
+}
+
+// editor derives the next index version from a published one. Nothing it
+// changes is visible to readers of the old version.
+type editor struct {
+	x *index // the version being built
+
+	namesOwned bool
+	wildOwned  bool
+	strsOwned  bool
+	condsOwned bool
+	cidsOwned  bool
+	fwdOwned   map[uint64]bool
+	revOwned   map[uint64]bool
+}
+
+func newEditor(old *index) *editor {
+	nx := *old
+	return &editor{x: &nx, fwdOwned: map[uint64]bool{}, revOwned: map[uint64]bool{}}
+}
+
+func (e *editor) name(s string) (uint16, error) {
+	if id, ok := e.x.names.ids[s]; ok {
+		return id, nil
+	}
+	if len(e.x.names.strs) >= maxNameID {
+		return 0, fmt.Errorf("rebac: index: more than %d names", maxNameID)
+	}
+	if !e.namesOwned {
+		e.x.names = &names{ids: maps.Clone(e.x.names.ids), strs: slices.Clone(e.x.names.strs)}
+		e.namesOwned = true
+	}
+	id := uint16(len(e.x.names.strs))
+	e.x.names.ids[s] = id
+	e.x.names.strs = append(e.x.names.strs, s)
+	return id, nil
+}
+
+// object interns an object string "type:id".
+func (e *editor) object(s string) (uint32, error) {
+	if id, ok := e.x.strs.get(s); ok {
+		return id, nil
+	}
+	typ, id, ok := strings.Cut(s, ":")
+	if !ok || typ == "" || id == "" {
+		return 0, fmt.Errorf("rebac: index: bad object %q", s)
+	}
+	t, err := e.name(typ)
+	if err != nil {
+		return 0, err
+	}
+	if len(e.x.list) >= maxObjectID {
+		return 0, fmt.Errorf("rebac: index: more than %d objects", maxObjectID)
+	}
+	if !e.strsOwned {
+		e.x.strs.delta = maps.Clone(e.x.strs.delta)
+		if e.x.strs.delta == nil {
+			e.x.strs.delta = map[string]uint32{}
+		}
+		e.strsOwned = true
+	}
+	oid := uint32(len(e.x.list))
+	e.x.strs.delta[s] = oid
+	e.x.list = append(e.x.list, s)
+	e.x.otype = append(e.x.otype, t)
+	if id == "*" {
+		if !e.wildOwned {
+			e.x.wild = slices.Clone(e.x.wild)
+			e.wildOwned = true
+		}
+		if int(t) >= len(e.x.wild) {
+			e.x.wild = append(e.x.wild, make([]uint32, int(t)+1-len(e.x.wild))...)
+		}
+		e.x.wild[t] = oid
+	}
+	return oid, nil
+}
+
+// user interns a user string "type:id", "type:*" or "type:id#relation".
+func (e *editor) user(s string) (uint64, error) {
+	o, rel, _ := strings.Cut(s, "#")
+	oid, err := e.object(o)
+	if err != nil {
+		return 0, err
+	}
+	var r uint16
+	if rel != "" {
+		if r, err = e.name(rel); err != nil {
+			return 0, err
+		}
+	}
+	return subject(oid, r), nil
+}
+
+func (e *editor) condID(raw []byte) (uint32, error) {
+	if id, ok := e.x.condIDs.get(string(raw)); ok {
+		return id, nil
+	}
+	tc, err := DecodeCondition(raw)
+	if err != nil {
+		return 0, err
+	}
+	if tc == nil {
+		return 0, nil
+	}
+	n, err := e.name(tc.Name)
+	if err != nil {
+		return 0, err
+	}
+	if !e.cidsOwned {
+		e.x.condIDs.delta = maps.Clone(e.x.condIDs.delta)
+		if e.x.condIDs.delta == nil {
+			e.x.condIDs.delta = map[string]uint32{}
+		}
+		e.cidsOwned = true
+	}
+	if len(e.x.condTab) == 0 {
+		e.x.condTab = append(e.x.condTab, condEntry{})
+	}
+	id := uint32(len(e.x.condTab))
+	e.x.condTab = append(e.x.condTab, condEntry{name: n, nameStr: tc.Name, ctx: tc.Context, tc: tc})
+	e.x.condIDs.delta[string(raw)] = id
+	return id, nil
+}
+
+func (e *editor) setCond(k condKey, id uint32) {
+	if cur, _ := e.x.conds.get(k); cur == id {
+		return
+	}
+	if !e.condsOwned {
+		e.x.conds.delta = maps.Clone(e.x.conds.delta)
+		if e.x.conds.delta == nil {
+			e.x.conds.delta = map[condKey]uint32{}
+		}
+		e.condsOwned = true
+	}
+	if id == 0 {
+		if _, ok := e.x.conds.base[k]; !ok {
+			delete(e.x.conds.delta, k)
+			return
+		}
+	}
+	e.x.conds.delta[k] = id
+}
+
+// list returns k's list in m, copied into m's delta on first use in this
+// edit so that it can be changed in place.
+func (e *editor) list(m *mmap, owned map[uint64]bool, k uint64) []uint64 {
+	if owned[k] {
+		return m.delta[k]
+	}
+	if len(owned) == 0 {
+		m.delta = maps.Clone(m.delta)
+		if m.delta == nil {
+			m.delta = map[uint64][]uint64{}
+		}
+	}
+	owned[k] = true
+	old := m.get(k)
+	if d, ok := m.delta[k]; ok {
+		m.entries -= len(d)
+	}
+	l := make([]uint64, len(old), len(old)+1)
+	copy(l, old)
+	m.delta[k] = l
+	m.entries += len(l)
+	return l
+}
+
+func (e *editor) setList(m *mmap, k uint64, l []uint64, grew int) {
+	m.delta[k] = l
+	m.entries += grew
+}
+
+// write upserts a stored tuple.
+func (e *editor) write(t tuplestore.Tuple) error {
+	oid, err := e.object(t.Object)
+	if err != nil {
+		return err
+	}
+	r, err := e.name(t.Relation)
+	if err != nil {
+		return err
+	}
+	s, err := e.user(t.User)
+	if err != nil {
+		return err
+	}
+	var cid uint32
+	if len(t.Condition) > 0 {
+		if cid, err = e.condID(t.Condition); err != nil {
+			return fmt.Errorf("rebac: index: condition of %s#%s@%s: %w", t.Object, t.Relation, t.User, err)
+		}
+	}
+	or := objrel(oid, r)
+	v := s
+	if cid != 0 {
+		v |= flagCond
+	}
+	l := e.list(&e.x.fwd, e.fwdOwned, or)
+	l, grew := insertSorted(l, v, flagMask)
+	if grew {
+		e.setList(&e.x.fwd, or, l, 1)
+		e.x.tuples++
+		rl := e.list(&e.x.rev, e.revOwned, s)
+		rl, _ = insertSorted(rl, or, 0)
+		e.setList(&e.x.rev, s, rl, 1)
+	} else {
+		e.setList(&e.x.fwd, or, l, 0)
+	}
+	e.setCond(condKey{or, s}, cid)
+	return nil
+}
+
+// remove deletes a stored tuple if it is indexed.
+func (e *editor) remove(t tuplestore.Tuple) {
+	oid := e.x.objID(t.Object)
+	r := e.x.names.id(t.Relation)
+	o, rel, _ := strings.Cut(t.User, "#")
+	uid := e.x.objID(o)
+	ur := e.x.names.id(rel)
+	if oid == 0 || r == 0 || uid == 0 || (rel != "" && ur == 0) {
+		return
+	}
+	or, s := objrel(oid, r), subject(uid, ur)
+	if _, ok := findSubject(e.x.fwd.get(or), s); !ok {
+		return
+	}
+	l := e.list(&e.x.fwd, e.fwdOwned, or)
+	l, _ = removeSorted(l, s, flagMask)
+	e.setList(&e.x.fwd, or, l, -1)
+	rl := e.list(&e.x.rev, e.revOwned, s)
+	rl, _ = removeSorted(rl, or, 0)
+	e.setList(&e.x.rev, s, rl, -1)
+	e.setCond(condKey{or, s}, 0)
+	e.x.tuples--
+}
+
+// apply applies one change of the log.
+func (e *editor) apply(c tuplestore.Change) error {
+	switch c.Op {
+	case tuplestore.OpWrite:
+		return e.write(c.Tuple)
+	case tuplestore.OpDelete:
+		e.remove(c.Tuple)
+	}
+	return nil
+}
+
+// done returns the new version, merging deltas that outgrew their base.
+func (e *editor) done() *index {
+	x := e.x
+	if x.fwd.needsMerge() {
+		x.fwd = x.fwd.merged()
+	}
+	if x.rev.needsMerge() {
+		x.rev = x.rev.merged()
+	}
+	if x.strs.needsMerge() {
+		x.strs = x.strs.merged(nil)
+	}
+	if x.condIDs.needsMerge() {
+		x.condIDs = x.condIDs.merged(nil)
+	}
+	if x.conds.needsMerge() {
+		x.conds = x.conds.merged(func(id uint32) bool { return id == 0 })
+	}
+	e.x = nil
+	return x
+}
+
+// bulk builds an index from scratch out of a stream of tuples (a
+// Snapshot): it interns as it goes and sorts once, which is much faster
+// than editing. A tuple seen twice keeps its last condition.
+type bulk struct {
+	e     *editor
+	pairs []condKey // (objrel, subject|flags)
+	conds map[condKey]uint32
+}
+
+func newBulk(nm *names, sizeHint int) *bulk {
+	e := newEditor(newIndex(nm))
+	e.x.strs.delta = make(map[string]uint32, sizeHint/2)
+	e.strsOwned = true
+	return &bulk{e: e, pairs: make([]condKey, 0, sizeHint), conds: map[condKey]uint32{}}
+}
+
+func (b *bulk) add(t tuplestore.Tuple) error {
+	e := b.e
+	oid, err := e.object(t.Object)
+	if err != nil {
+		return err
+	}
+	r, err := e.name(t.Relation)
+	if err != nil {
+		return err
+	}
+	s, err := e.user(t.User)
+	if err != nil {
+		return err
+	}
+	or := objrel(oid, r)
+	if len(t.Condition) > 0 {
+		cid, err := e.condID(t.Condition)
+		if err != nil {
+			return fmt.Errorf("rebac: index: condition of %s#%s@%s: %w", t.Object, t.Relation, t.User, err)
+		}
+		if cid != 0 {
+			b.conds[condKey{or, s}] = cid
+			s |= flagCond
+		}
+	}
+	if s&flagCond == 0 && len(b.conds) > 0 {
+		delete(b.conds, condKey{or, s})
+	}
+	b.pairs = append(b.pairs, condKey{or, s})
+	return nil
+}
+
+func (b *bulk) build() *index {
+	x := b.e.x
+	p := b.pairs
+	slices.SortFunc(p, func(a, b condKey) int {
+		if a.objrel != b.objrel {
+			if a.objrel < b.objrel {
+				return -1
+			}
+			return 1
+		}
+		a.subject &^= flagMask
+		b.subject &^= flagMask
+		switch {
+		case a.subject < b.subject:
+			return -1
+		case a.subject > b.subject:
+			return 1
+		}
+		return 0
+	})
+	// Deduplicate, a condition flag reflecting the conditions map.
+	w := 0
+	for i := range p {
+		k := condKey{p[i].objrel, p[i].subject &^ flagMask}
+		v := k.subject
+		if _, ok := b.conds[k]; ok {
+			v |= flagCond
+		}
+		if w > 0 && p[w-1].objrel == k.objrel && p[w-1].subject&^flagMask == k.subject {
+			p[w-1].subject = v
+			continue
+		}
+		p[w] = condKey{k.objrel, v}
+		w++
+	}
+	p = p[:w]
+	x.tuples = len(p)
+
+	var fb csrBuilder
+	fb.entries = make([]uint64, 0, len(p))
+	for i := 0; i < len(p); {
+		j := i
+		start := len(fb.entries)
+		for ; j < len(p) && p[j].objrel == p[i].objrel; j++ {
+			fb.entries = append(fb.entries, p[j].subject)
+		}
+		fb.keys = append(fb.keys, p[i].objrel)
+		fb.spans = append(fb.spans, uint64(start)<<32|uint64(j-i))
+		i = j
+	}
+	x.fwd = mmap{base: fb.build()}
+
+	for i := range p {
+		p[i].objrel, p[i].subject = p[i].subject&^flagMask, p[i].objrel
+	}
+	slices.SortFunc(p, func(a, b condKey) int {
+		switch {
+		case a.objrel < b.objrel:
+			return -1
+		case a.objrel > b.objrel:
+			return 1
+		case a.subject < b.subject:
+			return -1
+		case a.subject > b.subject:
+			return 1
+		}
+		return 0
+	})
+	var rb csrBuilder
+	rb.entries = make([]uint64, 0, len(p))
+	for i := 0; i < len(p); {
+		j := i
+		start := len(rb.entries)
+		for ; j < len(p) && p[j].objrel == p[i].objrel; j++ {
+			rb.entries = append(rb.entries, p[j].subject)
+		}
+		rb.keys = append(rb.keys, p[i].objrel)
+		rb.spans = append(rb.spans, uint64(start)<<32|uint64(j-i))
+		i = j
+	}
+	x.rev = mmap{base: rb.build()}
+	b.pairs = nil
+
+	x.strs = layered[string, uint32]{base: x.strs.delta}
+	x.list = slices.Clip(x.list)
+	x.otype = slices.Clip(x.otype)
+	x.condIDs = layered[string, uint32]{base: x.condIDs.delta}
+	x.conds = layered[condKey, uint32]{base: b.conds}
+	return x
+}
