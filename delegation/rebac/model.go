@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	openfgav1 "github.com/openfga/api/proto/openfga/v1"
@@ -223,8 +224,10 @@ func LoadModel(id string, data []byte) (*Model, error) {
 func decodeModelJSON(src []byte) (*openfgav1.AuthorizationModel, error) {
 	p := &openfgav1.AuthorizationModel{}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(src, p); err != nil {
-		// protojson's messages name the offending field and offset.
-		return nil, &Error{Code: CodeValidation, Msg: "invalid JSON model: " + strings.TrimPrefix(err.Error(), "proto: "), Err: err}
+		// protojson's messages name the offending field and offset; it
+		// follows "proto:" with varying white space.
+		msg := strings.TrimLeftFunc(strings.TrimPrefix(err.Error(), "proto:"), unicode.IsSpace)
+		return nil, &Error{Code: CodeValidation, Msg: "invalid JSON model: " + msg, Err: err}
 	}
 	return p, nil
 }
@@ -304,7 +307,8 @@ func build(p *openfgav1.AuthorizationModel, lines []string) (*Model, error) {
 	}
 	p2, err := parseDSL(dsl)
 	if err != nil {
-		return nil, &Error{Code: CodeValidation, Msg: "model cannot be written in the DSL: the canonical DSL does not parse: " + err.Error(), Err: err}
+		e := err.(*Error)
+		return nil, &Error{Code: CodeValidation, Msg: fmt.Sprintf("model cannot be written in the DSL: its DSL does not parse (%s: %s)", e.Field, e.Msg), Err: err}
 	}
 	if p2, err = normalize(p2); err != nil {
 		return nil, err
@@ -409,6 +413,9 @@ func fromProto(p *openfgav1.AuthorizationModel) (*Model, error) {
 				return nil, newError(CodeValidation, field+", parameter "+quoteName(pn), "%s", err)
 			}
 			t, err := paramTypeFromProto(pt)
+			if err == nil && (t.Kind == ParamAny || t.Elem == ParamAny) {
+				err = errors.New("type any cannot be written in the DSL, so it is not supported")
+			}
 			if err != nil {
 				return nil, newError(CodeValidation, field+", parameter "+pn, "%s", err)
 			}

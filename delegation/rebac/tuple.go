@@ -263,6 +263,9 @@ func DecodeCondition(b []byte) (*TupleCondition, error) {
 	if c.Name == "" {
 		return nil, newError(CodeValidation, "condition", "stored condition has no name")
 	}
+	if len(c.Context) == 0 {
+		c.Context = nil // as EncodeCondition omits it
+	}
 	return &c, nil
 }
 
@@ -319,16 +322,13 @@ func decodeDocument(data []byte) (any, error) {
 		if err := yaml.Unmarshal(data, &n); err != nil {
 			return nil, &Error{Code: CodeValidation, Msg: "tuple file is not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
 		}
-		if hasAlias(&n) {
-			return nil, newError(CodeValidation, "", "tuple file uses YAML aliases, which are not supported")
-		}
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, &Error{Code: CodeValidation, Msg: "tuple file is not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
+		v, err := yamlValue(&n)
+		if err != nil {
+			return nil, err
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil, &Error{Code: CodeValidation, Msg: "tuple file holds values JSON cannot represent (non-string keys, NaN?)", Err: err}
+			return nil, &Error{Code: CodeValidation, Msg: "tuple file holds values JSON cannot represent", Err: err}
 		}
 		data = b
 	}
@@ -343,11 +343,54 @@ func decodeDocument(data []byte) (any, error) {
 	return v, nil
 }
 
-func hasAlias(n *yaml.Node) bool {
-	if n.Kind == yaml.AliasNode {
-		return true
+// yamlValue converts a YAML node to JSON-like Go values. It does what
+// yaml.v3's decoding into any does, except that it refuses aliases and
+// non-string keys and finds duplicate keys with a map: yaml.v3 compares
+// every pair of keys of a mapping, which a large file turns into minutes.
+func yamlValue(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return yamlValue(n.Content[0])
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := yamlValue(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+				return nil, newError(CodeValidation, "", "line %d: mapping keys must be strings", k.Line)
+			}
+			if _, dup := out[k.Value]; dup {
+				return nil, newError(CodeValidation, "", "line %d: key %s is repeated", k.Line, quoteName(k.Value))
+			}
+			v, err := yamlValue(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, &Error{Code: CodeValidation, Msg: fmt.Sprintf("line %d: not a valid YAML value", n.Line), Err: err}
+		}
+		return v, nil
+	case yaml.AliasNode:
+		return nil, newError(CodeValidation, "", "line %d: YAML aliases are not supported", n.Line)
 	}
-	return slices.ContainsFunc(n.Content, hasAlias)
+	return nil, newError(CodeValidation, "", "line %d: unsupported YAML node", n.Line)
 }
 
 // storeFileKeys are the keys of an OpenFGA store file other than tuples.
@@ -470,7 +513,9 @@ func conditionFrom(v any, field string) (*TupleCondition, error) {
 			if !ok {
 				return nil, newError(CodeValidation, field+".context", "must be an object")
 			}
-			c.Context = m
+			if len(m) > 0 {
+				c.Context = m
+			}
 		default:
 			return nil, newError(CodeValidation, field+"."+quoteName(k), "unknown field")
 		}
