@@ -24,7 +24,7 @@ func benchRequest() Request {
 // benchPoint is a point over all three engines.
 func benchPoint(b testing.TB, cfg Config) *Point {
 	pol, _ := newRego(b, policy)
-	return newPoint(b, cfg, newRelations(b, base...), newABAC(b), pol)
+	return newPoint(b, cfg, newRelations(b, model, base...), newABAC(b), pol)
 }
 
 func BenchmarkDecideCacheHit(b *testing.B) {

@@ -138,8 +138,10 @@ type Decision struct {
 	// Path, when allowed and ReBAC is on, holds one entry per relationship
 	// check that granted, in the order user, delegation, agent, each
 	// written "<user> <relation> <object>" followed, when the engine
-	// reported it, by " via " and the granting path's steps joined by
-	// " > ".
+	// reported it (always from [Point.Explain], not from Decide), by
+	// " via " and the granting path's steps joined by " > ", e.g.
+	// "user:anne can_invoke tool:t via tool:t#can_invoke > tool:t#invoker
+	// (computed) > team:eng#member > user:anne".
 	Path []string
 	// Rule names what denied: the ReBAC check as "<object>#<relation>", the
 	// ABAC rule, or the Rego policy's deny reasons joined by "; ".

@@ -19,6 +19,7 @@ import (
 	"github.com/subzero-gateway/subzero/delegation/abac"
 	"github.com/subzero-gateway/subzero/delegation/rebac"
 	"github.com/subzero-gateway/subzero/delegation/rego"
+	"github.com/subzero-gateway/subzero/store/bolt"
 )
 
 // model is the worked example of the package documentation.
@@ -55,7 +56,11 @@ func tuple(s string) rebac.Tuple {
 // onlyTools is a tuple under the model's only_tools condition.
 func onlyTools(s string, tools ...string) rebac.Tuple {
 	t := tuple(s)
-	t.Condition = &rebac.TupleCondition{Name: "only_tools", Context: map[string]any{"tools": tools}}
+	list := make([]any, len(tools))
+	for i, s := range tools {
+		list[i] = s
+	}
+	t.Condition = &rebac.TupleCondition{Name: "only_tools", Context: map[string]any{"tools": list}}
 	return t
 }
 
@@ -74,105 +79,65 @@ var base = []string{
 	"user:anne#delegate@agent:copilot",
 }
 
-// testRelations is the ReBAC side of the tests: Relations plus writes.
-type testRelations interface {
-	Relations
-	write(t testing.TB, tuples ...rebac.Tuple)
-	delete(t testing.TB, tuples ...rebac.Tuple)
-}
-
-// newRelations returns the ReBAC side over model with the tuples of base.
-//
-// fakeRel stands in for the real rebac.Engine, which does not exist yet in
-// this checkout; it evaluates the tiny subset of the model above (direct
-// tuples, one userset level, can_invoke computed from invoker, the
-// only_tools condition).
-func newRelations(t testing.TB, tuples ...string) testRelations {
-	f := &fakeRel{}
-	f.gen.Store(1)
-	for _, s := range tuples {
-		f.tuples = append(f.tuples, tuple(s))
-	}
-	return f
-}
-
-type fakeRel struct {
-	mu     sync.Mutex
-	tuples []rebac.Tuple
-	gen    atomic.Uint64
+// testRel is the ReBAC side of the tests: the real engine over a bbolt
+// tuple store in a temporary directory, counting the checks it answers.
+type testRel struct {
+	*rebac.Engine
 	checks atomic.Int64
-	// fail, when set, is returned by every check.
-	fail error
 }
 
-func (f *fakeRel) write(_ testing.TB, ts ...rebac.Tuple) {
-	f.mu.Lock()
-	f.tuples = append(f.tuples, ts...)
-	f.mu.Unlock()
-	f.gen.Add(1)
-}
-
-func (f *fakeRel) delete(_ testing.TB, ts ...rebac.Tuple) {
-	f.mu.Lock()
-	f.tuples = slices.DeleteFunc(f.tuples, func(t rebac.Tuple) bool {
-		return slices.ContainsFunc(ts, func(d rebac.Tuple) bool {
-			return d.User == t.User && d.Relation == t.Relation && d.Object == t.Object
-		})
-	})
-	f.mu.Unlock()
-	f.gen.Add(1)
-}
-
-func (f *fakeRel) Generation() uint64 { return f.gen.Load() }
-
-func (f *fakeRel) Check(_ context.Context, r rebac.CheckRequest) (rebac.CheckResult, error) {
-	f.checks.Add(1)
-	if f.fail != nil {
-		return rebac.CheckResult{}, f.fail
+// newRelations returns an engine with model m (none when m is "") and the
+// tuples, each "object#relation@user".
+func newRelations(t testing.TB, m string, tuples ...string) *testRel {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "subzero.db"), time.Second, false)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	path, ok, err := f.resolve(r.User, r.Relation, r.Object, r.Context)
-	if err != nil || !ok {
-		return rebac.CheckResult{}, err
+	t.Cleanup(func() { db.Close() })
+	e, err := rebac.New(t.Context(), db.Tuples(), rebac.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return rebac.CheckResult{Allowed: true, Path: path}, nil
-}
-
-func (f *fakeRel) Explain(ctx context.Context, r rebac.CheckRequest) (rebac.CheckResult, error) {
-	return f.Check(ctx, r)
-}
-
-func (f *fakeRel) resolve(user, rel, obj string, rctx map[string]any) ([]string, bool, error) {
-	step := obj + "#" + rel
-	if rel == "can_invoke" {
-		p, ok, err := f.resolve(user, "invoker", obj, rctx)
-		return append([]string{step + " (computed)"}, p...), ok, err
-	}
-	for _, t := range f.tuples {
-		if t.Object != obj || t.Relation != rel {
-			continue
-		}
-		if t.Condition != nil {
-			res, ok := rctx["resource"].(string)
-			if !ok {
-				return nil, false, &rebac.Error{Code: rebac.CodeValidation, Msg: "missing condition parameter resource"}
-			}
-			tools, _ := t.Condition.Context["tools"].([]string)
-			if !slices.Contains(tools, res) {
-				continue
-			}
-		}
-		if t.User == user {
-			return []string{step, user}, true, nil
-		}
-		if uo, ur, ok := strings.Cut(t.User, "#"); ok {
-			if p, ok, err := f.resolve(user, ur, uo, rctx); err != nil || ok {
-				return append([]string{step}, p...), ok, err
-			}
+	t.Cleanup(func() { e.Close() })
+	r := &testRel{Engine: e}
+	if m != "" {
+		if _, err := e.WriteModel(t.Context(), []byte(m)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return nil, false, nil
+	if len(tuples) > 0 {
+		ts := make([]rebac.Tuple, len(tuples))
+		for i, s := range tuples {
+			ts[i] = tuple(s)
+		}
+		r.write(t, ts...)
+	}
+	return r
+}
+
+func (r *testRel) write(t testing.TB, ts ...rebac.Tuple) {
+	t.Helper()
+	if _, err := r.Write(t.Context(), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *testRel) delete(t testing.TB, ts ...rebac.Tuple) {
+	t.Helper()
+	if _, err := r.Write(t.Context(), nil, ts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *testRel) Check(ctx context.Context, req rebac.CheckRequest) (rebac.CheckResult, error) {
+	r.checks.Add(1)
+	return r.Engine.Check(ctx, req)
+}
+
+func (r *testRel) Explain(ctx context.Context, req rebac.CheckRequest) (rebac.CheckResult, error) {
+	r.checks.Add(1)
+	return r.Engine.Explain(ctx, req)
 }
 
 // Rules of the ABAC engine the tests use: a deny the test can trigger
@@ -219,6 +184,7 @@ func newRego(t testing.TB, src string) (*rego.Engine, string) {
 	cfg := rego.Default()
 	cfg.Dir = dir
 	cfg.ReloadInterval = time.Hour // the tests reload explicitly
+	cfg.Timeout = 10 * time.Second // a loaded machine must not fail them
 	e, err := rego.New(t.Context(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +218,7 @@ func forAgent(user, agent string) Request {
 }
 
 func TestDenyWins(t *testing.T) {
-	rel := newRelations(t, base...)
+	rel := newRelations(t, model, base...)
 	pol, _ := newRego(t, policy)
 	p := newPoint(t, Default(), rel, newABAC(t), pol)
 	for _, relOK := range []bool{true, false} {
@@ -272,7 +238,7 @@ func TestDenyWins(t *testing.T) {
 						req.Subject.Attrs["rego"] = "deny"
 					}
 					want := Decision{Allowed: true, Reason: "allowed by rebac, abac, rego", Path: []string{
-						"user:anne can_invoke " + tool + " via " + tool + "#can_invoke (computed) > " + tool + "#invoker > team:eng#member > user:anne",
+						"user:anne can_invoke " + tool, // Check reports no steps
 					}}
 					switch {
 					case !relOK:
@@ -299,7 +265,7 @@ func TestDenyWins(t *testing.T) {
 }
 
 func TestAgentForUser(t *testing.T) {
-	rel := newRelations(t, append(slices.Clone(base),
+	rel := newRelations(t, model, append(slices.Clone(base),
 		"tool:gmail.send#invoker@user:anne",
 		"tool:gmail.send#invoker@user:dave",
 		"user:dave#delegate@agent:copilot",
@@ -360,15 +326,15 @@ func TestAgentForUser(t *testing.T) {
 }
 
 func TestAgentPaths(t *testing.T) {
-	p := newPoint(t, Default(), newRelations(t, base...), nil, nil)
+	p := newPoint(t, Default(), newRelations(t, model, base...), nil, nil)
 	got, err := p.Explain(t.Context(), forAgent("anne", "copilot"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Decision{Allowed: true, Reason: "allowed by rebac", Path: []string{
-		"user:anne can_invoke " + tool + " via " + tool + "#can_invoke (computed) > " + tool + "#invoker > team:eng#member > user:anne",
+		"user:anne can_invoke " + tool + " via " + tool + "#can_invoke > " + tool + "#invoker (computed) > team:eng#member > user:anne",
 		"agent:copilot delegate user:anne via user:anne#delegate > agent:copilot",
-		"agent:copilot can_invoke " + tool + " via " + tool + "#can_invoke (computed) > " + tool + "#invoker > agent:copilot",
+		"agent:copilot can_invoke " + tool + " via " + tool + "#can_invoke > " + tool + "#invoker (computed) > agent:copilot",
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Explain (-want +got):\n%s", diff)
@@ -376,7 +342,20 @@ func TestAgentPaths(t *testing.T) {
 }
 
 func TestRelationNames(t *testing.T) {
-	rel := newRelations(t,
+	rel := newRelations(t, `model
+  schema 1.1
+
+type member
+  relations
+    define acts_for: [bot]
+
+type bot
+
+type tool
+  relations
+    define invoker: [member]
+    define agent_use: [bot]
+`,
 		"tool:x#invoker@member:anne",
 		"member:anne#acts_for@bot:b",
 		"tool:x#agent_use@bot:b",
@@ -424,7 +403,7 @@ func (f *fakePolicies) Generation() uint64 { return f.gen.Load() }
 
 func TestEngineErrorDenies(t *testing.T) {
 	t.Run("rebac", func(t *testing.T) {
-		rel := &fakeRel{fail: &rebac.Error{Code: rebac.CodeNoModel, Msg: "no model"}}
+		rel := newRelations(t, "") // no model: every check fails
 		p := newPoint(t, Default(), rel, nil, nil)
 		for i := range 2 {
 			d, err := p.Decide(t.Context(), request("anne"))
@@ -439,7 +418,7 @@ func TestEngineErrorDenies(t *testing.T) {
 	})
 	t.Run("abac", func(t *testing.T) {
 		pol, _ := newRego(t, policy)
-		p := newPoint(t, Default(), newRelations(t, base...), newABAC(t), pol)
+		p := newPoint(t, Default(), newRelations(t, model, base...), newABAC(t), pol)
 		req := request("anne")
 		req.Subject.Attrs = map[string]any{"abac": "error"}
 		for i := range 2 {
@@ -451,7 +430,7 @@ func TestEngineErrorDenies(t *testing.T) {
 	})
 	t.Run("rego", func(t *testing.T) {
 		pol, _ := newRego(t, policy)
-		p := newPoint(t, Default(), newRelations(t, base...), newABAC(t), pol)
+		p := newPoint(t, Default(), newRelations(t, model, base...), newABAC(t), pol)
 		req := request("anne")
 		req.Subject.Attrs = map[string]any{"rego": "not a number"}
 		for i := range 2 {
@@ -466,14 +445,14 @@ func TestEngineErrorDenies(t *testing.T) {
 		pol := &fakePolicies{eval: func(any) (rego.Decision, error) {
 			return rego.Decision{Allowed: true}, rego.ErrTimeout
 		}}
-		p := newPoint(t, Default(), newRelations(t, base...), nil, pol)
+		p := newPoint(t, Default(), newRelations(t, model, base...), nil, pol)
 		d, err := p.Decide(t.Context(), request("anne"))
 		if d.Allowed || !errors.Is(err, rego.ErrTimeout) {
 			t.Errorf("Decide = %+v, %v; want denied with rego.ErrTimeout", d, err)
 		}
 	})
 	t.Run("cancelled context", func(t *testing.T) {
-		p := newPoint(t, Default(), newRelations(t, base...), newABAC(t), nil)
+		p := newPoint(t, Default(), newRelations(t, model, base...), newABAC(t), nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		d, err := p.Decide(ctx, request("anne"))
@@ -484,7 +463,7 @@ func TestEngineErrorDenies(t *testing.T) {
 }
 
 func TestCacheInvalidation(t *testing.T) {
-	rel := newRelations(t, base...)
+	rel := newRelations(t, model, base...)
 	pol, dir := newRego(t, policy)
 	p := newPoint(t, Default(), rel, newABAC(t), pol)
 	decide := func(want Decision) {
@@ -519,7 +498,7 @@ func TestCacheInvalidation(t *testing.T) {
 }
 
 func TestCacheTime(t *testing.T) {
-	p := newPoint(t, Default(), newRelations(t, base...), newABAC(t), nil)
+	p := newPoint(t, Default(), newRelations(t, model, base...), newABAC(t), nil)
 	at := func(clock string) Request {
 		r := request("anne")
 		tm, err := time.Parse(time.RFC3339Nano, clock)
@@ -556,7 +535,7 @@ func TestCacheTime(t *testing.T) {
 		seen = r.Time
 		return abac.Decision{Allowed: true}, nil
 	}}
-	p = newPoint(t, cfg, newRelations(t, base...), attrs, nil)
+	p = newPoint(t, cfg, newRelations(t, model, base...), attrs, nil)
 	exact := at("2026-11-27T17:59:59.25+01:00")
 	if _, err := p.Decide(t.Context(), exact); err != nil {
 		t.Fatal(err)
@@ -588,7 +567,7 @@ func TestCacheBounded(t *testing.T) {
 }
 
 func TestExplainUncached(t *testing.T) {
-	rel := newRelations(t, base...).(*fakeRel)
+	rel := newRelations(t, model, base...)
 	p := newPoint(t, Default(), rel, nil, nil)
 	if _, err := p.Decide(t.Context(), request("anne")); err != nil {
 		t.Fatal(err)
@@ -720,7 +699,7 @@ func TestRegoInput(t *testing.T) {
 		got = in
 		return rego.Decision{Allowed: true}, nil
 	}}
-	p := newPoint(t, Default(), newRelations(t, base...), nil, pol)
+	p := newPoint(t, Default(), newRelations(t, model, base...), nil, pol)
 	req := forAgent("anne", "copilot")
 	req.Subject.Attrs = map[string]any{"dept": "eng"}
 	req.Tool = "github.create_issue"
@@ -744,9 +723,9 @@ func TestRegoInput(t *testing.T) {
 		"time":      "2026-11-27T12:04:05Z", // UTC, truncated to the cache TTL
 		"context":   map[string]any{"session": "s1"},
 		"rebac": map[string]any{"allowed": true, "path": []any{
-			"user:anne can_invoke " + tool + " via " + tool + "#can_invoke (computed) > " + tool + "#invoker > team:eng#member > user:anne",
-			"agent:copilot delegate user:anne via user:anne#delegate > agent:copilot",
-			"agent:copilot can_invoke " + tool + " via " + tool + "#can_invoke (computed) > " + tool + "#invoker > agent:copilot",
+			"user:anne can_invoke " + tool,
+			"agent:copilot delegate user:anne",
+			"agent:copilot can_invoke " + tool,
 		}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -767,7 +746,7 @@ allow if {
 	startswith(p, "agent:copilot delegate user:anne")
 }
 `)
-	p := newPoint(t, Default(), newRelations(t, base...), nil, pol)
+	p := newPoint(t, Default(), newRelations(t, model, base...), nil, pol)
 	if d, err := p.Decide(t.Context(), forAgent("anne", "copilot")); err != nil || !d.Allowed {
 		t.Errorf("Decide = %+v, %v; want allowed", d, err)
 	}
@@ -777,7 +756,7 @@ allow if {
 }
 
 func TestInvalidRequest(t *testing.T) {
-	rel := newRelations(t, base...).(*fakeRel)
+	rel := newRelations(t, model, base...)
 	p := newPoint(t, Default(), rel, nil, nil)
 	tests := map[string]func(*Request){
 		"no subject":         func(r *Request) { r.Subject.ID = "" },
@@ -815,7 +794,7 @@ func TestInvalidRequest(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	rel := newRelations(t, base...)
+	rel := newRelations(t, model, base...)
 	var nilABAC *abac.Engine
 	var nilRego *rego.Engine
 	off := Default()
@@ -890,7 +869,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	rel := newRelations(t, base...)
+	rel := newRelations(t, model, base...)
 	pol, _ := newRego(t, policy)
 	p := newPoint(t, Default(), rel, newABAC(t), pol)
 	var wg sync.WaitGroup
@@ -903,8 +882,12 @@ func TestConcurrent(t *testing.T) {
 					t.Errorf("Decide(%s) = %+v, %v", user, d, err)
 					return
 				}
-				if i%50 == 0 {
-					rel.write(t) // a write that changes nothing still moves the generation
+				if i%50 == 0 { // move the generation under the readers
+					w := []rebac.Tuple{tuple(fmt.Sprintf("%s#invoker@user:u%d-%d", other, g, i))}
+					if _, err := rel.Write(t.Context(), w, nil); err != nil {
+						t.Errorf("Write: %v", err)
+						return
+					}
 				}
 			}
 		})

@@ -12,8 +12,10 @@
 //
 // The first engine that denies decides, and the [Decision] names it, its
 // reason and its rule. When every engine allows, the Decision carries the
-// granting ReBAC paths. [Point.Decide] caches decisions; [Point.Explain]
-// never does and asks ReBAC for full paths, for `subzero authz explain`.
+// granting ReBAC checks in [Decision.Path]. [Point.Decide] caches
+// decisions and asks ReBAC's cheap Check, which names no steps;
+// [Point.Explain] never caches and asks ReBAC's Explain, so that each path
+// also lists its steps, for `subzero authz explain`.
 //
 // # Agents acting for users
 //
@@ -104,7 +106,7 @@
 //	input.time               string, RFC 3339 in UTC, e.g. "2026-11-27T17:18:38Z"
 //	input.context            object
 //	input.rebac.allowed      boolean; present only when ReBAC is on
-//	input.rebac.path         array of strings: the granting paths of Decision.Path
+//	input.rebac.path         array of strings: Decision.Path, e.g. "agent:copilot delegate user:anne"
 //
 // Since ReBAC denials end the decision before Rego runs, input.rebac.allowed
 // is true whenever it is present; policies use input.rebac.path to require
