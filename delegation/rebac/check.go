@@ -84,9 +84,12 @@ type checkTarget struct {
 // model; every problem is CodeValidation, as OpenFGA's Check reports it.
 func parseCheck(m *cmodel, object, relation, user string) (checkTarget, error) {
 	var t checkTarget
-	typ, _, err := ParseObject(object)
-	if err != nil {
-		return t, validationError("object", err)
+	typ, _, ok := fastObject(object)
+	if !ok {
+		var err error
+		if typ, _, err = ParseObject(object); err != nil {
+			return t, validationError("object", err)
+		}
 	}
 	ct := m.types[typ]
 	if ct == nil {
@@ -103,9 +106,12 @@ func parseCheck(m *cmodel, object, relation, user string) (checkTarget, error) {
 }
 
 func parseUser(m *cmodel, user string, t *checkTarget) error {
-	utyp, uid, urel, err := ParseUser(user)
-	if err != nil {
-		return validationError("user", err)
+	utyp, uid, urel, ok := fastUser(user)
+	if !ok {
+		var err error
+		if utyp, uid, urel, err = ParseUser(user); err != nil {
+			return validationError("user", err)
+		}
 	}
 	if t.utyp = m.types[utyp]; t.utyp == nil {
 		return &Error{Code: CodeValidation, Field: "user", Msg: "type " + quoteName(utyp) + " is not defined"}
@@ -120,6 +126,67 @@ func parseUser(m *cmodel, user string, t *checkTarget) error {
 	}
 	t.wild = uid == "*"
 	return nil
+}
+
+// fastObject is ParseObject for the common case of ASCII input without
+// allocating; ok false means "ask ParseObject", which decides.
+func fastObject(s string) (typ, id string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			typ, id = s[:i], s[i+1:]
+			return typ, id, fastTypeName(typ) && fastID(id) && id != "*"
+		}
+	}
+	return "", "", false
+}
+
+// fastUser is ParseUser for the common case, as fastObject.
+func fastUser(s string) (typ, id, rel string, ok bool) {
+	obj := s
+	for i := 0; i < len(s); i++ {
+		if s[i] == '#' {
+			obj, rel = s[:i], s[i+1:]
+			if len(rel) == 0 || len(rel) > MaxRelationName || !fastName(rel) {
+				return "", "", "", false
+			}
+			break
+		}
+	}
+	for i := 0; i < len(obj); i++ {
+		if obj[i] == ':' {
+			typ, id = obj[:i], obj[i+1:]
+			ok = fastTypeName(typ) && fastID(id) && (rel == "" || id != "*")
+			return typ, id, rel, ok
+		}
+	}
+	return "", "", "", false
+}
+
+// fastName reports whether s is made of ASCII bytes that checkName and
+// checkTypeName accept.
+func fastName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= 0x80 || b <= ' ' || b == 0x7f, b == ':' || b == '#' || b == '@' || b == '*':
+			return false
+		}
+	}
+	return true
+}
+
+func fastTypeName(s string) bool {
+	return len(s) > 0 && len(s) <= MaxTypeName && fastName(s) && s != "self" && s != "this"
+}
+
+// fastID reports whether s is an ASCII object id splitObject accepts.
+func fastID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= 0x80 || b <= ' ' || b == 0x7f, b == ':' || b == '#':
+			return false
+		}
+	}
+	return len(s) > 0
 }
 
 func validationError(field string, err error) *Error {
@@ -233,6 +300,15 @@ func (c *checker) subjects(or uint64, src int) []uint64 {
 		return nil
 	}
 	return c.ov.fwd[or]
+}
+
+// member returns the entry of subject key subj in or's list subs; big
+// says subs is a long base list, looked up in the member set.
+func (c *checker) member(or uint64, subs []uint64, big bool, subj uint64) (uint64, bool) {
+	if big {
+		return c.x.fwd.members.get(or, subj)
+	}
+	return findSubject(subs, subj)
 }
 
 func (c *checker) condOf(or, s uint64, src int) *condEntry {
@@ -433,12 +509,22 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 	cycle := false
 	fan := 0
 	for src := 0; src < 2; src++ {
-		subs := c.subjects(or, src)
+		var subs []uint64
+		var hasUsersets, big bool
+		if src == 0 {
+			subs, hasUsersets, big = c.x.fwd.lookup(or)
+		} else {
+			if c.ov == nil {
+				break
+			}
+			subs = c.ov.fwd[or]
+			hasUsersets = len(subs) > 0 && subs[len(subs)-1] >= 1<<48
+		}
 		if len(subs) == 0 {
 			continue
 		}
-		if c.userSubj != 0 {
-			if s, ok := findSubject(subs, c.userSubj); ok {
+		if c.userSubj != 0 && r.allowsKind(c.userKind) {
+			if s, ok := c.member(or, subs, big, c.userSubj); ok {
 				ok, e := c.admit(r, or, s, c.userKind, src)
 				if e != nil {
 					err = e
@@ -448,8 +534,8 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 				}
 			}
 		}
-		if c.userWild != 0 && c.userWild != c.userSubj {
-			if s, ok := findSubject(subs, c.userWild); ok {
+		if c.userWild != 0 && c.userWild != c.userSubj && r.allowsKind(c.wildKind) {
+			if s, ok := c.member(or, subs, big, c.userWild); ok {
 				ok, e := c.admit(r, or, s, c.wildKind, src)
 				if e != nil {
 					err = e
@@ -459,7 +545,11 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 				}
 			}
 		}
-		for _, s := range usersets(subs) {
+		if !hasUsersets || !r.viaUsersets.has(c.kidx) {
+			continue
+		}
+		for i := len(subs) - 1; i >= 0 && subs[i] >= 1<<48; i-- {
+			s := subs[i]
 			so, sr := subjObj(s), subjRel(s)
 			st := c.typeOf(so)
 			k := kindOf(st, sr)

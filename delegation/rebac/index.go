@@ -74,23 +74,6 @@ func findSubject(subs []uint64, key uint64) (uint64, bool) {
 	return 0, false
 }
 
-// usersets returns the tail of subs holding usersets.
-func usersets(subs []uint64) []uint64 {
-	if len(subs) == 0 || subs[len(subs)-1] < 1<<48 {
-		return nil
-	}
-	i, j := 0, len(subs)
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if subs[h] < 1<<48 {
-			i = h + 1
-		} else {
-			j = h
-		}
-	}
-	return subs[i:]
-}
-
 // insertSorted adds v to the sorted list, replacing an entry with the
 // same key under mask; it reports whether the list grew.
 func insertSorted(l []uint64, v, mask uint64) ([]uint64, bool) {
@@ -113,13 +96,24 @@ func removeSorted(l []uint64, key, mask uint64) ([]uint64, bool) {
 	return l, false
 }
 
-// table is an immutable open-addressing hash table from non-zero uint64
-// keys to uint64 values, at most 3/4 full.
+// slot is a hash table slot: key and value.
+type slot [2]uint64
+
+const (
+	// inlineKey marks a key whose list has one entry, kept in the slot's
+	// value rather than in the entries array: a lookup then touches one
+	// cache line instead of two. Keys never use bit 63 (objrels have 48
+	// bits, subjects' relation name IDs stay under 1<<15).
+	inlineKey = 1 << 63
+	// spanUsersets marks a span whose list ends with usersets.
+	spanUsersets = 1 << 63
+)
+
+// table is an immutable open-addressing hash table from non-zero keys to
+// values, at most 3/4 full, with linear probing.
 type table struct {
 	slots []slot
 }
-
-type slot struct{ k, v uint64 }
 
 func mix(k uint64) uint64 {
 	k ^= k >> 33
@@ -130,17 +124,18 @@ func mix(k uint64) uint64 {
 
 func newTable(n int) table { return table{slots: make([]slot, n+n/3+1)} }
 
-func (t *table) home(k uint64) uint64 {
-	hi, _ := bits.Mul64(mix(k), uint64(len(t.slots)))
+func (t *table) home(h uint64) uint64 {
+	hi, _ := bits.Mul64(h, uint64(len(t.slots)))
 	return hi
 }
 
+// put adds k, which is not in t yet.
 func (t *table) put(k, v uint64) {
 	n := uint64(len(t.slots))
-	for i := t.home(k); ; {
+	for i := t.home(mix(k &^ inlineKey)); ; {
 		s := &t.slots[i]
-		if s.k == 0 || s.k == k {
-			s.k, s.v = k, v
+		if s[0] == 0 {
+			s[0], s[1] = k, v
 			return
 		}
 		if i++; i == n {
@@ -149,18 +144,18 @@ func (t *table) put(k, v uint64) {
 	}
 }
 
-func (t *table) get(k uint64) (uint64, bool) {
+func (t *table) find(k uint64) *slot {
 	n := uint64(len(t.slots))
 	if n == 0 {
-		return 0, false
+		return nil
 	}
-	for i := t.home(k); ; {
+	for i := t.home(mix(k)); ; {
 		s := &t.slots[i]
-		if s.k == k {
-			return s.v, true
+		if s[0]&^inlineKey == k {
+			return s
 		}
-		if s.k == 0 {
-			return 0, false
+		if s[0] == 0 {
+			return nil
 		}
 		if i++; i == n {
 			i = 0
@@ -169,23 +164,30 @@ func (t *table) get(k uint64) (uint64, bool) {
 }
 
 // csr is an immutable multimap: every key's sorted list is a window of
-// one entries array.
+// one entries array, or inline in its slot when it has one entry.
 type csr struct {
 	tab     table
 	entries []uint64
 	keys    int
 }
 
+func spanList(entries []uint64, s *slot) []uint64 {
+	if s[0]&inlineKey != 0 {
+		return s[1:2:2]
+	}
+	off, n := (s[1]>>32)&0x7FFFFFFF, s[1]&0xFFFFFFFF
+	return entries[off : off+n : off+n]
+}
+
 func (c *csr) get(k uint64) []uint64 {
 	if c == nil {
 		return nil
 	}
-	v, ok := c.tab.get(k)
-	if !ok {
+	s := c.tab.find(k)
+	if s == nil {
 		return nil
 	}
-	off, n := v>>32, v&0xFFFFFFFF
-	return c.entries[off : off+n : off+n]
+	return spanList(c.entries, s)
 }
 
 // each calls fn for every key and list.
@@ -193,12 +195,25 @@ func (c *csr) each(fn func(k uint64, l []uint64)) {
 	if c == nil {
 		return
 	}
-	for _, s := range c.tab.slots {
-		if s.k != 0 {
-			off, n := s.v>>32, s.v&0xFFFFFFFF
-			fn(s.k, c.entries[off:off+n:off+n])
+	for i := range c.tab.slots {
+		if s := &c.tab.slots[i]; s[0] != 0 {
+			fn(s[0]&^inlineKey, spanList(c.entries, s))
 		}
 	}
+}
+
+// size returns the number of entries in all lists.
+func (c *csr) size() int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for i := range c.tab.slots {
+		if s := &c.tab.slots[i]; s[0]&inlineKey != 0 {
+			n++
+		}
+	}
+	return n + len(c.entries)
 }
 
 // csrBuilder collects keys and their lists, each key once.
@@ -209,11 +224,20 @@ type csrBuilder struct {
 }
 
 func (b *csrBuilder) add(k uint64, l []uint64) {
-	if len(l) == 0 {
+	switch len(l) {
+	case 0:
+		return
+	case 1:
+		b.keys = append(b.keys, k|inlineKey)
+		b.spans = append(b.spans, l[0])
 		return
 	}
+	span := uint64(len(b.entries))<<32 | uint64(len(l))
+	if l[len(l)-1] >= 1<<48 {
+		span |= spanUsersets
+	}
 	b.keys = append(b.keys, k)
-	b.spans = append(b.spans, uint64(len(b.entries))<<32|uint64(len(l)))
+	b.spans = append(b.spans, span)
 	b.entries = append(b.entries, l...)
 }
 
@@ -225,10 +249,63 @@ func (b *csrBuilder) build() *csr {
 	return c
 }
 
+// memberSet is an immutable hash set of (objrel, subject) pairs: the
+// tuples of the forward base's long lists (bigList entries or more), so
+// that "is this user directly in this relation" takes one probe whatever
+// the list's length. A slot holds the objrel and the subject with its
+// flags.
+type memberSet struct {
+	tab table
+}
+
+func memberHash(or, subj uint64) uint64 { return mix(or*0x9E3779B97F4A7C15 ^ subj) }
+
+func newMemberSet(n int) *memberSet { return &memberSet{tab: newTable(n)} }
+
+func (m *memberSet) put(or, s uint64) {
+	t := &m.tab
+	n := uint64(len(t.slots))
+	for i := t.home(memberHash(or, s&^flagMask)); ; {
+		sl := &t.slots[i]
+		if sl[0] == 0 {
+			sl[0], sl[1] = or, s
+			return
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// get returns the entry of subject key subj in or's list.
+func (m *memberSet) get(or, subj uint64) (uint64, bool) {
+	if m == nil {
+		return 0, false
+	}
+	t := &m.tab
+	n := uint64(len(t.slots))
+	if n == 0 {
+		return 0, false
+	}
+	for i := t.home(memberHash(or, subj)); ; {
+		sl := &t.slots[i]
+		if sl[0] == or && sl[1]&^flagMask == subj {
+			return sl[1], true
+		}
+		if sl[0] == 0 {
+			return 0, false
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
 // mmap is a multimap version: a base and the replacement lists written
 // since. A key in delta with an empty list has none.
 type mmap struct {
 	base    *csr
+	members *memberSet // the forward map's base as a set; nil for the reverse map
 	delta   map[uint64][]uint64
 	entries int // entries in delta's lists, for the merge heuristic
 }
@@ -240,6 +317,33 @@ func (m *mmap) get(k uint64) []uint64 {
 		}
 	}
 	return m.base.get(k)
+}
+
+// bigList is the length from which a base list's membership is looked up
+// in the member set rather than by binary search.
+const bigList = 16
+
+// lookup returns k's list, whether it ends with usersets, and whether
+// membership in it is to be looked up in the member set (a long list of
+// the base), all from one probe of the table.
+func (m *mmap) lookup(k uint64) (l []uint64, usersets, big bool) {
+	if m.delta != nil {
+		if l, ok := m.delta[k]; ok {
+			return l, len(l) > 0 && l[len(l)-1] >= 1<<48, false
+		}
+	}
+	if m.base == nil {
+		return nil, false, false
+	}
+	sl := m.base.tab.find(k)
+	if sl == nil {
+		return nil, false, false
+	}
+	if sl[0]&inlineKey != 0 {
+		return sl[1:2:2], sl[1] >= 1<<48, false
+	}
+	l = spanList(m.base.entries, sl)
+	return l, sl[1]&spanUsersets != 0, len(l) >= bigList
 }
 
 func (m *mmap) each(fn func(k uint64, l []uint64)) {
@@ -255,15 +359,29 @@ func (m *mmap) each(fn func(k uint64, l []uint64)) {
 	}
 }
 
-func (m *mmap) merged() mmap {
+func (m *mmap) merged(members bool) mmap {
 	var b csrBuilder
-	n := 0
-	if m.base != nil {
-		n = len(m.base.entries)
-	}
+	n := m.base.size()
 	b.entries = make([]uint64, 0, n+m.entries)
-	m.each(b.add)
-	return mmap{base: b.build()}
+	var ms *memberSet
+	if members {
+		big := 0
+		m.each(func(k uint64, l []uint64) {
+			if len(l) >= bigList {
+				big += len(l)
+			}
+		})
+		ms = newMemberSet(big)
+	}
+	m.each(func(k uint64, l []uint64) {
+		b.add(k, l)
+		if ms != nil && len(l) >= bigList {
+			for _, s := range l {
+				ms.put(k, s)
+			}
+		}
+	})
+	return mmap{base: b.build(), members: ms}
 }
 
 // needsMerge reports whether the delta has outgrown the base.
@@ -421,8 +539,8 @@ func (e *editor) name(s string) (uint16, error) {
 	if id, ok := e.x.names.ids[s]; ok {
 		return id, nil
 	}
-	if len(e.x.names.strs) >= maxNameID {
-		return 0, fmt.Errorf("rebac: index: more than %d names", maxNameID)
+	if len(e.x.names.strs) >= maxNameID>>1 {
+		return 0, fmt.Errorf("rebac: index: more than %d names", maxNameID>>1)
 	}
 	if !e.namesOwned {
 		e.x.names = &names{ids: maps.Clone(e.x.names.ids), strs: slices.Clone(e.x.names.strs)}
@@ -649,10 +767,10 @@ func (e *editor) apply(c tuplestore.Change) error {
 func (e *editor) done() *index {
 	x := e.x
 	if x.fwd.needsMerge() {
-		x.fwd = x.fwd.merged()
+		x.fwd = x.fwd.merged(true)
 	}
 	if x.rev.needsMerge() {
-		x.rev = x.rev.merged()
+		x.rev = x.rev.merged(false)
 	}
 	if x.strs.needsMerge() {
 		x.strs = x.strs.merged(nil)
@@ -755,17 +873,33 @@ func (b *bulk) build() *index {
 
 	var fb csrBuilder
 	fb.entries = make([]uint64, 0, len(p))
+	big := 0
 	for i := 0; i < len(p); {
 		j := i
-		start := len(fb.entries)
 		for ; j < len(p) && p[j].objrel == p[i].objrel; j++ {
-			fb.entries = append(fb.entries, p[j].subject)
 		}
-		fb.keys = append(fb.keys, p[i].objrel)
-		fb.spans = append(fb.spans, uint64(start)<<32|uint64(j-i))
+		if j-i >= bigList {
+			big += j - i
+		}
 		i = j
 	}
-	x.fwd = mmap{base: fb.build()}
+	members := newMemberSet(big)
+	list := make([]uint64, 0, 64)
+	for i := 0; i < len(p); {
+		j := i
+		list = list[:0]
+		for ; j < len(p) && p[j].objrel == p[i].objrel; j++ {
+			list = append(list, p[j].subject)
+		}
+		if len(list) >= bigList {
+			for _, s := range list {
+				members.put(p[i].objrel, s)
+			}
+		}
+		fb.add(p[i].objrel, list)
+		i = j
+	}
+	x.fwd = mmap{base: fb.build(), members: members}
 
 	for i := range p {
 		p[i].objrel, p[i].subject = p[i].subject&^flagMask, p[i].objrel
@@ -787,12 +921,11 @@ func (b *bulk) build() *index {
 	rb.entries = make([]uint64, 0, len(p))
 	for i := 0; i < len(p); {
 		j := i
-		start := len(rb.entries)
+		list = list[:0]
 		for ; j < len(p) && p[j].objrel == p[i].objrel; j++ {
-			rb.entries = append(rb.entries, p[j].subject)
+			list = append(list, p[j].subject)
 		}
-		rb.keys = append(rb.keys, p[i].objrel)
-		rb.spans = append(rb.spans, uint64(start)<<32|uint64(j-i))
+		rb.add(p[i].objrel, list)
 		i = j
 	}
 	x.rev = mmap{base: rb.build()}

@@ -72,8 +72,9 @@ type crel struct {
 	def   *Relation
 	label string // "type#relation"
 
-	direct []cdirect
-	reach  bitset // kinds of users this relation can hold
+	direct      []cdirect
+	reach       bitset // kinds of users this relation can hold
+	viaUsersets bitset // those it can hold through its userset restrictions
 
 	// For ListObjects' reverse walk: the relations a user of this one
 	// flows into.
@@ -250,6 +251,16 @@ func (cm *cmodel) computeReach() {
 		for _, cr := range cm.rels {
 			if cm.reachOf(cr, cr.rw, cr.reach) {
 				changed = true
+			}
+		}
+	}
+	for _, cr := range cm.rels {
+		cr.viaUsersets = newBitset(nk)
+		for _, d := range cr.direct {
+			if r := uint16(d.kind); r != 0 && r != kindWild {
+				if dr := cm.rel(uint16(d.kind>>16), r); dr != nil {
+					cr.viaUsersets.or(dr.reach)
+				}
 			}
 		}
 	}
