@@ -35,14 +35,15 @@ type adminServer struct {
 	signing *token.KeySet
 	// withdraw forgets a user's consents to a client and audits it.
 	withdraw func(ctx context.Context, user, clientID string) (int, error)
+	authz    AuthzAdmin
 	logger   *slog.Logger
 	srv      *http.Server
 	ln       net.Listener
 }
 
 func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *token.KeySet,
-	withdraw func(ctx context.Context, user, clientID string) (int, error), logger *slog.Logger) *adminServer {
-	a := &adminServer{path: path, store: store, users: users, signing: keys, withdraw: withdraw, logger: logger}
+	withdraw func(ctx context.Context, user, clientID string) (int, error), authz AuthzAdmin, logger *slog.Logger) *adminServer {
+	a := &adminServer{path: path, store: store, users: users, signing: keys, withdraw: withdraw, authz: authz, logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /audit/nodes", a.nodes)
 	mux.HandleFunc("GET /audit/last", a.last)
@@ -52,6 +53,7 @@ func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *t
 	mux.HandleFunc("POST /users", a.addUser)
 	mux.HandleFunc("POST /keys/rotate", a.rotateKeys)
 	mux.HandleFunc("POST /consents/withdraw", a.withdrawConsent)
+	mux.Handle("/authz/", authzHandler(authz))
 	a.srv = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a
 }

@@ -42,6 +42,7 @@ type Config struct {
 	Store   StoreConfig  `yaml:"store"`
 	Audit   audit.Config `yaml:"audit"`
 	OAuth   oauth.Config `yaml:"oauth"`
+	Authz   AuthzConfig  `yaml:"authz"`
 	// ServerSecret keys the node's HMACs (authorization codes, refresh
 	// tokens, DPoP nonces, client secret hashes): 32 bytes or more, the same
 	// on every node. Empty: generated once in <data_dir>/server-secret,
@@ -107,6 +108,7 @@ func DefaultConfig() Config {
 		Store: StoreConfig{Kind: "bolt", Bolt: bolt.Default(), Redis: redis.Default()},
 		Audit: audit.Default(),
 		OAuth: oauth.Default(),
+		Authz: defaultAuthz(),
 	}
 }
 
@@ -151,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.ServerSecret.Validate(); err != nil {
 		return prefix("server_secret", err)
+	}
+	if err := c.Authz.validate(); err != nil {
+		return prefix("authz", err)
 	}
 	if c.Store.Kind == "redis" && c.ServerSecret.IsZero() {
 		return errors.New("server_secret: required with store.kind redis: every node must share it ({file: ...} or {env: ...})")

@@ -25,6 +25,7 @@ import (
 	"github.com/subzero-gateway/subzero/broker/dpop"
 	"github.com/subzero-gateway/subzero/broker/oauth"
 	"github.com/subzero-gateway/subzero/broker/token"
+	"github.com/subzero-gateway/subzero/delegation/rebac"
 	"github.com/subzero-gateway/subzero/store/bolt"
 	"github.com/subzero-gateway/subzero/store/redis"
 )
@@ -45,6 +46,8 @@ type Server struct {
 	metrics  *metrics
 	http     *http.Server
 	admin    *adminServer
+	authz    *Authz
+	adminURL *url.URL // the resource URI of /admin
 	draining atomic.Bool
 }
 
@@ -88,26 +91,12 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if err != nil {
 		return nil, err
 	}
-	var (
-		auditStore audit.Store
-		oauthStore oauth.Store
-		replay     dpop.ReplayStore
-		keys       token.KeyStore
-	)
-	switch cfg.Store.Kind {
-	case "bolt":
-		db, err := bolt.Open(cfg.BoltPath(), cfg.Store.Bolt.LockTimeout, false)
-		if err != nil {
-			return nil, fmt.Errorf("store.bolt: %w", err)
-		}
-		s.store, auditStore, oauthStore, replay, keys = db, db.Audit(), db.OAuth(), db.Replay(), db.SigningKeys()
-	case "redis":
-		db, err := openRedis(ctx, cfg, getenv)
-		if err != nil {
-			return nil, err
-		}
-		s.store, auditStore, oauthStore, replay, keys = db, db.Audit(), db.OAuth(), db.Replay(), db.SigningKeys()
+	st, err := openStores(ctx, cfg, getenv)
+	if err != nil {
+		return nil, err
 	}
+	s.store = st.db
+	auditStore, oauthStore, replay, keys := st.audit, st.oauth, st.replay, st.keys
 	s.metrics = newMetrics(cfg.Store.Kind)
 	keyPath, create := cfg.SigningKeyPath()
 	key, err := audit.LoadOrCreateKey(keyPath, create)
@@ -119,6 +108,14 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		return nil, err
 	}
 	s.metrics.registerAudit(s.audit)
+	if s.authz, err = newAuthz(ctx, cfg.Authz, st.tuples, s.audit, logger); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.authz.Close()
+		}
+	}()
 	secretKey, err := cfg.serverSecret(getenv)
 	if err != nil {
 		return nil, err
@@ -135,6 +132,10 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	s.userinfo = ocfg.Issuer.JoinPath("/oauth2/userinfo")
 	if !slices.ContainsFunc(ocfg.Resources, func(u *url.URL) bool { return u.String() == s.userinfo.String() }) {
 		ocfg.Resources = append(slices.Clone(ocfg.Resources), s.userinfo)
+	}
+	s.adminURL = ocfg.Issuer.JoinPath("/admin")
+	if !slices.ContainsFunc(ocfg.Resources, func(u *url.URL) bool { return u.String() == s.adminURL.String() }) {
+		ocfg.Resources = append(slices.Clone(ocfg.Resources), s.adminURL)
 	}
 	users := oauth.NewUsers(oauthStore, oauth.DefaultArgon2)
 	s.users = users
@@ -153,7 +154,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), s.oauth.WithdrawConsent, logger)
+	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), s.oauth.WithdrawConsent, s.authz, logger)
 	return s, nil
 }
 
@@ -204,6 +205,9 @@ func (a oauthAuditor) Record(ctx context.Context, e oauth.AuditEvent) {
 	}
 }
 
+// Authz returns the node's authorization service.
+func (s *Server) Authz() *Authz { return s.authz }
+
 // Node returns the node's ID.
 func (s *Server) Node() string { return s.node }
 
@@ -246,10 +250,32 @@ func (s *Server) routes() http.Handler {
 	}
 	public("GET", "/oauth2/userinfo", guard.wrap(http.HandlerFunc(userinfo)))
 	public("GET", "/.well-known/oauth-protected-resource/oauth2/userinfo", s.oauth.ProtectedResourceMetadata(s.userinfo.String(), s.cfg.OAuth.Scopes))
+	// The authorization admin API, for admin subjects' subzero:admin tokens.
+	adminGuard := &resourceGuard{
+		public: issuer, resource: s.adminURL.String(), scopes: []string{AdminScope},
+		metadataURL: s.oauth.Issuer() + "/.well-known/oauth-protected-resource/admin",
+		requireDPoP: s.cfg.OAuth.DPoPRequired, tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(),
+	}
+	mux.Handle("/admin/authz/", adminGuard.wrap(s.adminOnly(http.StripPrefix("/admin", authzHandler(s.authz)))))
+	public("GET", "/.well-known/oauth-protected-resource/admin", s.oauth.ProtectedResourceMetadata(s.adminURL.String(), []string{AdminScope}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint")
 	})
 	return s.middleware(mux)
+}
+
+// adminOnly lets through the admin subjects of authz.admin_subjects, and
+// names the token's subject and client as the actor of what they write.
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := TokenClaims(r.Context())
+		if c == nil || !slices.Contains(s.cfg.Authz.AdminSubjects, c.Subject) {
+			writeError(w, r, http.StatusForbidden, "forbidden", "the token's subject is not in authz.admin_subjects")
+			return
+		}
+		ctx := withActor(r.Context(), audit.Actor{Subject: c.Subject, ClientID: c.ClientID})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -336,8 +362,8 @@ func (s *Server) record(ctx context.Context, action, reason string) {
 }
 
 // refreshInterval is how often a node reloads what other nodes change
-// (signing keys and revoked tokens): a revocation reaches every node
-// within a second.
+// (signing keys, revoked tokens, authorization models and tuples): a
+// revocation or a deleted tuple reaches every node within a second.
 const refreshInterval = 500 * time.Millisecond
 
 func (s *Server) refresh(ctx context.Context) {
@@ -355,17 +381,49 @@ func (s *Server) refresh(ctx context.Context) {
 		if err := s.oauth.Revocations().Refresh(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Warn("refresh revocations", "err", err)
 		}
+		if err := s.authz.Sync(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("refresh authorization tuples", "err", err)
+		}
 	}
 }
 
 // closeAll flushes the audit log and closes the store.
 func (s *Server) closeAll(ctx context.Context) error {
+	s.authz.Close()
 	err := s.audit.Close(ctx)
 	if cerr := s.store.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("store: close: %w", cerr)
 	}
 	s.lock.Close()
 	return err
+}
+
+// stores are the domain stores of the configured backend.
+type stores struct {
+	db     backend
+	audit  audit.Store
+	oauth  oauth.Store
+	replay dpop.ReplayStore
+	keys   token.KeyStore
+	tuples rebac.TupleStore
+}
+
+// openStores opens the configured backend.
+func openStores(ctx context.Context, cfg *Config, getenv func(string) string) (stores, error) {
+	switch cfg.Store.Kind {
+	case "redis":
+		db, err := openRedis(ctx, cfg, getenv)
+		if err != nil {
+			return stores{}, err
+		}
+		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples()}, nil
+	default:
+		db, err := bolt.Open(cfg.BoltPath(), cfg.Store.Bolt.LockTimeout, false)
+		if err != nil {
+			return stores{}, fmt.Errorf("store.bolt: %w", err)
+		}
+		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples()}, nil
+	}
 }
 
 func openRedis(ctx context.Context, cfg *Config, getenv func(string) string) (*redis.DB, error) {

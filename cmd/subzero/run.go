@@ -25,6 +25,7 @@ commands:
   keys rotate         add a new token signing key (old keys keep verifying)
   consent withdraw USER CLIENT_ID
                       forget a user's consents to a client (through the running node)
+  authz ...           authorization models, tuples, checks and lists (subzero authz help)
   version             print the version
 
 exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config
@@ -103,6 +104,12 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return keysCmd(ctx, e, rest)
 	case "consent":
 		return consentCmd(ctx, e, rest)
+	case "authz":
+		if len(rest) == 1 && (rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help") {
+			fmt.Fprint(stdout, authzUsage)
+			return nil
+		}
+		return authzCmd(ctx, e, rest)
 	case "version":
 		fmt.Fprintln(stdout, "subzero", version())
 		return nil
