@@ -54,7 +54,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 // authzSession runs `subzero authz` commands against data and checks
 // each one's exit code and output; it is run with no node (the CLI opens
 // the store) and with one (the CLI goes through the admin socket).
-func authzSession(t *testing.T, data string) {
+func authzSession(t *testing.T, where ...string) {
 	files := writeFiles(t, map[string]string{
 		"model.fga":     cliModel,
 		"tuples.yaml":   cliTuples,
@@ -96,7 +96,7 @@ func authzSession(t *testing.T, data string) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 	} {
 		args := append([]string{"authz"}, step.args...)
-		args = append(args, "--data", data)
+		args = append(args, where...)
 		res := runMain(t, t.Context(), nil, args...)
 		out := res.stdout
 		if step.code != 0 {
@@ -147,16 +147,24 @@ func TestAuthzCLI(t *testing.T) {
 	}
 	t.Run("no node", func(t *testing.T) {
 		data := t.TempDir()
-		authzSession(t, data)
+		authzSession(t, "--data", data)
 		check(t, data)
 	})
 	t.Run("running node", func(t *testing.T) {
 		data := t.TempDir()
 		n := serveNode(t, data, "", nil)
-		authzSession(t, data)
+		authzSession(t, "--data", data)
 		if err := n.stop(); err != nil {
 			t.Fatal(err)
 		}
 		check(t, data)
+	})
+	t.Run("redis", func(t *testing.T) {
+		cfg, data := redisConfig(t), t.TempDir()
+		authzSession(t, "--config", cfg, "--data", data)
+		res := runMain(t, t.Context(), nil, "audit", "query", "--type", "authz", "--format", "json", "--config", cfg, "--data", data)
+		if res.code != 0 || strings.Count(res.stdout, `"tuple.write"`) != want["tuple.write/allow"] {
+			t.Errorf("audit query on redis: exit %d, want %d tuple.write events\n%s%s", res.code, want["tuple.write/allow"], res.stdout, res.stderr)
+		}
 	})
 }
