@@ -644,6 +644,9 @@ const inlineCacheSize = 1024
 func newInlineCache() *inlineCache { return &inlineCache{m: map[string]*Condition{}} }
 
 func (ic *inlineCache) get(ctx map[string]any) (*Condition, error) {
+	if ic == nil { // a Model not made by ParseModel
+		return compileInline(ctx)
+	}
 	key, err := json.Marshal(ctx)
 	if err != nil {
 		return nil, newError(CodeValidation, "", "condition %s: context is not JSON", InlineCondition)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -77,6 +78,8 @@ type Type struct {
 	// OpenFGA keeps relations in a map, so the order of the source is not
 	// kept, and the canonical DSL lists them sorted.
 	RelationNames []string
+
+	tuplesetRels map[string]bool // the relations used as a tupleset; set by typeCheck
 }
 
 // Relation is one relation of a [Type]: how it is computed (Rewrite) and,
@@ -287,6 +290,9 @@ func normalize(p *openfgav1.AuthorizationModel) (*openfgav1.AuthorizationModel, 
 // build converts, type-checks and canonicalises p. lines is the DSL
 // source, used to point semantic errors at a line; nil for JSON.
 func build(p *openfgav1.AuthorizationModel, lines []string) (*Model, error) {
+	if err := checkDepth(p); err != nil {
+		return nil, locate(err, lines)
+	}
 	p, err := normalize(p)
 	if err != nil {
 		return nil, err
@@ -343,6 +349,35 @@ func build(p *openfgav1.AuthorizationModel, lines []string) (*Model, error) {
 	m2.DSL = dsl
 	m2.JSON = buf.Bytes()
 	return m2, nil
+}
+
+// checkDepth rejects rewrites nested deeper than MaxRewriteDepth before
+// anything recurses over them (protojson's own limit is 10,000).
+func checkDepth(p *openfgav1.AuthorizationModel) error {
+	var tooDeep func(u *openfgav1.Userset, depth int) bool
+	tooDeep = func(u *openfgav1.Userset, depth int) bool {
+		if depth > MaxRewriteDepth {
+			return true
+		}
+		var cs []*openfgav1.Userset
+		switch v := u.GetUserset().(type) {
+		case *openfgav1.Userset_Union:
+			cs = v.Union.GetChild()
+		case *openfgav1.Userset_Intersection:
+			cs = v.Intersection.GetChild()
+		case *openfgav1.Userset_Difference:
+			cs = []*openfgav1.Userset{v.Difference.GetBase(), v.Difference.GetSubtract()}
+		}
+		return slices.ContainsFunc(cs, func(c *openfgav1.Userset) bool { return tooDeep(c, depth+1) })
+	}
+	for _, td := range p.GetTypeDefinitions() {
+		for _, rn := range slices.Sorted(maps.Keys(td.GetRelations())) {
+			if tooDeep(td.GetRelations()[rn], 1) {
+				return newError(CodeValidation, "type "+quoteName(td.GetType())+", relation "+quoteName(rn), "definition is nested more than %d deep", MaxRewriteDepth)
+			}
+		}
+	}
+	return nil
 }
 
 func printDSL(p *openfgav1.AuthorizationModel) (dsl string, err error) {
@@ -644,6 +679,9 @@ func locate(err error, lines []string) error {
 		line = findDecl(lines, 0, "condition", cond)
 	case typ != "":
 		line = findDecl(lines, 0, "type", typ)
+		if line > 0 && strings.HasSuffix(e.Msg, "defined twice") {
+			line = findDecl(lines, line, "type", typ)
+		}
 		if line > 0 && rel != "" {
 			if rl := findDecl(lines, line, "define", rel); rl > 0 {
 				line = rl
@@ -658,12 +696,12 @@ func locate(err error, lines []string) error {
 
 // findDecl returns the one-based number of the first line after line
 // `after` that declares name with keyword ("type document", "define
-// viewer:", "condition c("), or 0. Searching for a relation (after > 0)
-// stops at the next type or condition.
+// viewer:", "condition c("), or 0. Searching for a relation stops at the
+// next type or condition.
 func findDecl(lines []string, after int, keyword, name string) int {
 	for i := after; i < len(lines); i++ {
 		s := strings.TrimSpace(lines[i])
-		if after > 0 && (strings.HasPrefix(s, "type ") || strings.HasPrefix(s, "condition ")) {
+		if keyword == "define" && (strings.HasPrefix(s, "type ") || strings.HasPrefix(s, "condition ")) {
 			return 0
 		}
 		rest, ok := strings.CutPrefix(s, keyword+" ")

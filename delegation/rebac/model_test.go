@@ -18,7 +18,7 @@ const header = "model\n  schema 1.1\n"
 
 // modelCmp compares models by their exported content.
 var modelCmp = cmp.Options{
-	cmpopts.IgnoreUnexported(Model{}, Condition{}),
+	cmpopts.IgnoreUnexported(Model{}, Type{}, Condition{}),
 	cmpopts.EquateEmpty(),
 }
 
@@ -123,7 +123,10 @@ func TestParseModelErrors(t *testing.T) {
 		{"empty", "  \n", CodeValidation, "", "empty"},
 		{"syntax", header + user + "type doc\n  relations\n    define a: [user] or\n", CodeValidation, "line 6, column 24", "expecting"},
 		{"duplicate relation", header + user + "type doc\n  relations\n    define a: [user]\n    define a: [user]\n", CodeValidation, "line 7, column 12", "'a' is already defined"},
-		{"duplicate type", header + user + user, CodeValidation, "line 3, type user", "defined twice"},
+		{"duplicate type", header + user + "type doc\n" + user, CodeValidation, "line 5, type user", "defined twice"},
+		{"too deep", header + user + "type doc\n  relations\n    define a: [user]\n    define b: " + strings.Repeat("(a or ", 20) + "a" + strings.Repeat(")", 20) + "\n", CodeValidation, "line 7, type doc, relation b", "nested more than 16 deep"},
+		{"too deep json", `{"schema_version":"1.1","type_definitions":[{"type":"user","relations":{"a":` + strings.Repeat(`{"union":{"child":[`, 40) + `{"this":{}}` + strings.Repeat(`]}}`, 40) + `}}]}`, CodeValidation, "type user, relation a", "nested more than 16 deep"},
+		{"too many terms", header + user + "type doc\n  relations\n    define a: [user]\n    define b: a" + strings.Repeat(" or a", 130) + "\n", CodeValidation, "line 7, type doc, relation b", "more than 128 terms"},
 		{"schema 1.0", "model\n  schema 1.0\n" + user, CodeValidation, "schema", "not supported"},
 		{"undefined type", header + user + "type doc\n  relations\n    define a: [team]\n", CodeTypeNotFound, "line 6, type doc, relation a", "type team is not defined"},
 		{"undefined userset relation", header + user + "type doc\n  relations\n    define a: [user#friend]\n", CodeRelationNotFound, "line 6, type doc, relation a", "relation friend is not defined on type user"},

@@ -150,7 +150,7 @@ func (m *Model) validateTuple(t Tuple) *Error {
 		}
 	}
 	wildcard := uid == "*"
-	if m.Types[otyp].tuplesets()[t.Relation] && (wildcard || urel != "") {
+	if m.Types[otyp].isTupleset(t.Relation) && (wildcard || urel != "") {
 		return newError(CodeInvalidTuple, "user", "%s#%s is a tupleset relation: its users must be objects, not wildcards or usersets", otyp, t.Relation)
 	}
 	// The restrictions of the user's facet: same type and the same kind

@@ -40,7 +40,9 @@ condition in_range(x: int, ip: ipaddress) {
 
 func TestValidateTuple(t *testing.T) {
 	m := mustParse(t, tupleModel)
-	tc := func(name string, ctx map[string]any) *TupleCondition { return &TupleCondition{Name: name, Context: ctx} }
+	tc := func(name string, ctx map[string]any) *TupleCondition {
+		return &TupleCondition{Name: name, Context: ctx}
+	}
 	tests := []struct {
 		name    string
 		tuple   Tuple

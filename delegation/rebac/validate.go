@@ -27,6 +27,7 @@ func (m *Model) typeCheck() error {
 	for _, tn := range m.TypeNames {
 		t := m.Types[tn]
 		tuplesets := t.tuplesets()
+		t.tuplesetRels = tuplesets
 		for _, rn := range t.RelationNames {
 			r := t.Relations[rn]
 			field := "type " + tn + ", relation " + rn
@@ -42,6 +43,14 @@ func (m *Model) typeCheck() error {
 		return err
 	}
 	return m.checkCycles()
+}
+
+// isTupleset reports whether relation rel of t is used as a tupleset.
+func (t *Type) isTupleset(rel string) bool {
+	if t.tuplesetRels == nil {
+		return t.tuplesets()[rel]
+	}
+	return t.tuplesetRels[rel]
 }
 
 // tuplesets returns the relations of t used as a tupleset (`x from T`).
