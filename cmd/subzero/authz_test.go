@@ -168,3 +168,30 @@ func TestAuthzCLI(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthzExample loads examples/authz as the README tells and checks the
+// decisions it describes: demo's agent claude may create issues for demo,
+// not for bob, who never delegated to it.
+func TestAuthzExample(t *testing.T) {
+	data := t.TempDir()
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"model", "write", "../../examples/authz/model.fga"}, "written"},
+		{[]string{"tuples", "write", "../../examples/authz/tuples.yaml"}, "6 tuples written"},
+		{[]string{"explain", "demo", "can_invoke", "tool:github.create_issue", "--agent", "claude"}, "allowed"},
+		{[]string{"explain", "bob", "can_invoke", "tool:github.create_issue", "--agent", "claude"}, "denied"},
+		{[]string{"explain", "demo", "can_invoke", "tool:github.create_issue", "--agent", "mallory"}, "denied"},
+		{[]string{"list-objects", "user:demo", "can_invoke", "tool"}, "tool:github.search"},
+	} {
+		res := runMain(t, t.Context(), nil, append(append([]string{"authz"}, step.args...), "--data", data)...)
+		ok := strings.Contains(res.stdout, step.want)
+		if step.want == "allowed" || step.want == "denied" {
+			ok = strings.HasPrefix(res.stdout, step.want+":")
+		}
+		if res.code != 0 || !ok {
+			t.Errorf("subzero authz %s: exit %d, want %q\n%s%s", strings.Join(step.args, " "), res.code, step.want, res.stdout, res.stderr)
+		}
+	}
+}
