@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,8 +60,13 @@ func weigh(_ cacheKey, d Decision) uint32 {
 // apart. The ABAC rules never change during a Point's life.
 func (p *Point) key(req *Request) (cacheKey, bool) {
 	bp := keyBufs.Get().(*[]byte)
-	k, ok := p.appendKey((*bp)[:0], req, bp)
-	if cap(*bp) <= maxPooledKey {
+	b, ok := p.appendKey((*bp)[:0], req)
+	var k cacheKey
+	if ok {
+		k = sha256.Sum256(b)
+	}
+	if cap(b) <= maxPooledKey {
+		*bp = b
 		keyBufs.Put(bp)
 	}
 	return k, ok
@@ -72,10 +78,8 @@ var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 
 const maxPooledKey = 16 << 10
 
-// appendKey encodes req into b and hashes it, leaving the (possibly grown)
-// buffer in *bp.
-func (p *Point) appendKey(b []byte, req *Request, bp *[]byte) (k cacheKey, ok bool) {
-	defer func() { *bp = b }()
+// appendKey appends the encoding of req to b.
+func (p *Point) appendKey(b []byte, req *Request) (_ []byte, ok bool) {
 	b = append(b, keyFormat)
 	if p.rel != nil {
 		b = binary.LittleEndian.AppendUint64(b, p.rel.Generation())
@@ -85,12 +89,12 @@ func (p *Point) appendKey(b []byte, req *Request, bp *[]byte) (k cacheKey, ok bo
 	}
 	b = appendString(b, req.Subject.ID)
 	if b, ok = appendAnyMap(b, req.Subject.Attrs, 0); !ok {
-		return cacheKey{}, false
+		return b, false
 	}
 	b = appendString(b, req.Agent.ID)
 	b = appendString(b, req.Agent.ClientID)
 	if b, ok = appendAnyMap(b, req.Agent.Attrs, 0); !ok {
-		return cacheKey{}, false
+		return b, false
 	}
 	b = appendString(b, req.Action)
 	b = appendString(b, req.Resource)
@@ -102,10 +106,9 @@ func (p *Point) appendKey(b []byte, req *Request, bp *[]byte) (k cacheKey, ok bo
 	b = binary.LittleEndian.AppendUint64(b, uint64(req.Time.Unix()))
 	b = binary.LittleEndian.AppendUint32(b, uint32(req.Time.Nanosecond()))
 	if b, ok = appendAnyMap(b, req.Context, 0); !ok {
-		return cacheKey{}, false
+		return b, false
 	}
-	b = appendString(b, req.AtLeast)
-	return sha256.Sum256(b), true
+	return appendString(b, req.AtLeast), true
 }
 
 // Value tags of the key encoding, one per Go type.
@@ -248,9 +251,9 @@ func appendValue(b []byte, v any, depth int) ([]byte, bool) {
 		}
 		b = append(b, tagStringMap)
 		b = binary.AppendUvarint(b, uint64(len(v)))
-		var arr [16]string
-		for _, k := range sortedKeys(arr[:0], v) {
-			b = appendString(appendString(b, k), v[k])
+		var arr [16]entry[string]
+		for _, e := range sorted(arr[:0], v) {
+			b = appendString(appendString(b, e.k), e.v)
 		}
 		return b, true
 	}
@@ -263,21 +266,27 @@ func appendAnyMap(b []byte, m map[string]any, depth int) ([]byte, bool) {
 	}
 	b = append(b, tagAnyMap)
 	b = binary.AppendUvarint(b, uint64(len(m)))
-	var arr [16]string
-	for _, k := range sortedKeys(arr[:0], m) {
+	var arr [16]entry[any]
+	for _, e := range sorted(arr[:0], m) {
 		var ok bool
-		if b, ok = appendValue(appendString(b, k), m[k], depth+1); !ok {
+		if b, ok = appendValue(appendString(b, e.k), e.v, depth+1); !ok {
 			return b, false
 		}
 	}
 	return b, true
 }
 
-// sortedKeys appends the keys of m to dst, sorted.
-func sortedKeys[V any](dst []string, m map[string]V) []string {
-	for k := range m {
-		dst = append(dst, k)
+// entry is one map entry.
+type entry[V any] struct {
+	k string
+	v V
+}
+
+// sorted appends the entries of m to dst, sorted by key.
+func sorted[V any](dst []entry[V], m map[string]V) []entry[V] {
+	for k, v := range m {
+		dst = append(dst, entry[V]{k, v})
 	}
-	slices.Sort(dst)
+	slices.SortFunc(dst, func(a, b entry[V]) int { return strings.Compare(a.k, b.k) })
 	return dst
 }
