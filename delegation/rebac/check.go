@@ -17,6 +17,18 @@ const (
 	resCycle
 )
 
+const (
+	memoBits = 10
+	memoSize = 1 << memoBits
+)
+
+type memoEntry struct {
+	key   uint64
+	gen   uint32
+	depth uint16
+	out   res
+}
+
 // maxSteps bounds the dispatches of one check, against graphs whose
 // fan-out is under the bound at every node but whose paths multiply.
 const maxSteps = 1 << 20
@@ -43,6 +55,14 @@ type checker struct {
 	depth int
 	stack []uint64 // objrels being resolved, outermost first
 	steps int
+	abort error // a cancelled context or the step budget: ends the walk
+
+	// memo caches the outcome of dispatches whose walk closed no cycle
+	// and failed nowhere, for this user; an entry is reused at its depth
+	// or shallower, where the depth bound leaves at least as much room.
+	memo    [memoSize]memoEntry
+	memoGen uint32
+	cycles  int
 
 	unknownStr  string // the object unknownObj stands for
 	unknownUser string // the user's object
@@ -64,7 +84,7 @@ func (e *Engine) getChecker() *checker {
 
 func (e *Engine) putChecker(c *checker) {
 	c.x, c.m, c.ov, c.ctx, c.reqCtx = nil, nil, nil, nil, nil
-	c.path, c.best = nil, nil
+	c.path, c.best, c.abort = nil, nil, nil
 	c.unknownStr, c.unknownUser = "", ""
 	e.checkers.Put(c)
 }
@@ -200,7 +220,11 @@ func validationError(field string, err error) *Error {
 // start prepares c to check t on view v.
 func (c *checker) start(ctx context.Context, v *view, ov *overlay, t *checkTarget, reqCtx map[string]any, maxFan int) {
 	c.x, c.m, c.ov, c.ctx, c.reqCtx, c.maxFan = v.x, v.model, ov, ctx, reqCtx, maxFan
-	c.depth, c.steps, c.noRecord = 0, 0, 0
+	c.depth, c.steps, c.noRecord, c.abort, c.cycles = 0, 0, 0, nil, 0
+	if c.memoGen++; c.memoGen == 0 {
+		c.memo = [memoSize]memoEntry{}
+		c.memoGen = 1
+	}
 	c.userObj = c.objID(t.uobj)
 	c.unknownUser = t.uobj
 	c.userRel, c.userKind, c.kidx = 0, kindOf(t.utyp.id, 0), t.utyp.kidx
@@ -363,15 +387,34 @@ func (c *checker) dispatch(obj uint32, r *crel, via int, ts string) (res, error)
 	key := objrel(obj, r.id)
 	for _, k := range c.stack[:c.depth] {
 		if k == key {
+			c.cycles++
 			return resCycle, nil
 		}
 	}
+	if c.abort != nil {
+		return resFalse, c.abort
+	}
+	h := mix(key) >> (64 - memoBits)
+	slot := &c.memo[h]
+	if !c.trace {
+		for _, m := range [2]*memoEntry{slot, &c.memo[h^1]} {
+			if m.gen == c.memoGen && m.key == key && int(m.depth) >= c.depth {
+				return m.out, nil
+			}
+		}
+		if slot.gen == c.memoGen { // keep the newer entry, evict the other
+			slot = &c.memo[h^1]
+		}
+	}
+	cycles := c.cycles
 	if c.steps++; c.steps&127 == 0 {
 		if err := c.ctx.Err(); err != nil {
+			c.abort = err
 			return resFalse, err
 		}
 		if c.steps > maxSteps {
-			return resFalse, &Error{Code: CodeTooComplex, Msg: "check visits too many relations"}
+			c.abort = &Error{Code: CodeTooComplex, Msg: "check visits too many relations"}
+			return resFalse, c.abort
 		}
 	}
 	c.stack[c.depth] = key
@@ -384,6 +427,9 @@ func (c *checker) dispatch(obj uint32, r *crel, via int, ts string) (res, error)
 		c.path = c.path[:len(c.path)-1]
 	}
 	c.depth--
+	if err == nil && c.cycles == cycles {
+		*slot = memoEntry{key: key, gen: c.memoGen, depth: uint16(c.depth), out: out}
+	}
 	return out, err
 }
 

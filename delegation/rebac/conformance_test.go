@@ -247,4 +247,3 @@ func matchSet(got, want []string) string {
 	}
 	return fmt.Sprintf("got %q, want %q", g, w)
 }
-

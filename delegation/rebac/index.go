@@ -115,9 +115,12 @@ type table struct {
 	slots []slot
 }
 
+// mix is MurmurHash3's 64-bit finalizer.
 func mix(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
 	k ^= k >> 33
 	return k
 }
