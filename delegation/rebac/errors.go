@@ -48,3 +48,14 @@ func invalidTuple(e *Error) *Error {
 	}
 	return &Error{Code: CodeInvalidTuple, Field: e.Field, Msg: e.Msg, Err: e}
 }
+
+// asError returns err as an *Error; the package's own functions return
+// nothing else, but a stray error still becomes CodeValidation rather
+// than a panic.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeValidation, Msg: err.Error(), Err: err}
+}

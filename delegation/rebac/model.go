@@ -313,7 +313,7 @@ func build(p *openfgav1.AuthorizationModel, lines []string) (*Model, error) {
 	}
 	p2, err := parseDSL(dsl)
 	if err != nil {
-		e := err.(*Error)
+		e := asError(err)
 		return nil, &Error{Code: CodeValidation, Msg: fmt.Sprintf("model cannot be written in the DSL: its DSL does not parse (%s: %s)", e.Field, e.Msg), Err: err}
 	}
 	if p2, err = normalize(p2); err != nil {

@@ -120,7 +120,7 @@ func (m *Model) validateTuple(t Tuple) *Error {
 	}
 	otyp, _, err := ParseObject(t.Object)
 	if err != nil {
-		return invalidTuple(err.(*Error))
+		return invalidTuple(asError(err))
 	}
 	if t.Relation == "" || len(t.Relation) > MaxRelationBytes || checkName(t.Relation) != nil {
 		return newError(CodeInvalidTuple, "relation", "relation must have 1 to %d bytes without ':', '#', '@', '*' or white space", MaxRelationBytes)
@@ -130,14 +130,14 @@ func (m *Model) validateTuple(t Tuple) *Error {
 	}
 	utyp, uid, urel, err := ParseUser(t.User)
 	if err != nil {
-		return invalidTuple(err.(*Error))
+		return invalidTuple(asError(err))
 	}
 	if _, ok := m.Types[otyp]; !ok {
 		return invalidTuple(newError(CodeTypeNotFound, "object", "type %s is not defined", otyp))
 	}
 	r, err := m.Relation(otyp, t.Relation)
 	if err != nil {
-		e := err.(*Error)
+		e := asError(err)
 		e.Field = "relation"
 		return invalidTuple(e)
 	}
@@ -202,13 +202,13 @@ func (m *Model) validateTupleCondition(t Tuple, r *Relation, facet []DirectType)
 			Msg: fmt.Sprintf("condition %s is not allowed for this user on %s#%s, which allows [%s]", name, r.Type, r.Name, directList(r.Direct))}
 	}
 	if b, err := EncodeCondition(t.Condition); err != nil {
-		return err.(*Error)
+		return asError(err)
 	} else if len(b) > tuplestore.MaxCondition {
 		return newError(CodeValidation, "condition", "condition is longer than %d bytes of JSON", tuplestore.MaxCondition)
 	}
 	if name == InlineCondition {
 		if _, err := compileInline(t.Condition.Context); err != nil {
-			e := err.(*Error)
+			e := asError(err)
 			e.Field = "condition"
 			return e
 		}
@@ -470,7 +470,7 @@ func tupleFrom(item any, field string) (Tuple, error) {
 		return Tuple{}, newError(CodeValidation, field+".object", "longer than %d bytes", MaxObjectBytes)
 	}
 	if _, _, err := ParseObject(t.Object); err != nil {
-		e := err.(*Error)
+		e := asError(err)
 		e.Field = field + ".object"
 		return Tuple{}, e
 	}
@@ -481,7 +481,7 @@ func tupleFrom(item any, field string) (Tuple, error) {
 		return Tuple{}, newError(CodeValidation, field+".user", "longer than %d bytes", MaxUserBytes)
 	}
 	if _, _, _, err := ParseUser(t.User); err != nil {
-		e := err.(*Error)
+		e := asError(err)
 		e.Field = field + ".user"
 		return Tuple{}, e
 	}
