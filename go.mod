@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/alexedwards/argon2id v1.0.0
+	github.com/coregx/ahocorasick v0.3.1
 	github.com/go-jose/go-jose/v3 v3.0.5
 	github.com/google/cel-go v0.31.0
 	github.com/google/go-cmp v0.7.0
