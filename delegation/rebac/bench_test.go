@@ -285,6 +285,26 @@ func BenchmarkCheck(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckSerial runs the same checks on one goroutine: the cost of
+// one check on a core, less sensitive than BenchmarkCheck to what else
+// runs on the machine.
+func BenchmarkCheckSerial(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			d := benchEngine(b, n)
+			ctx := context.Background()
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := d.e.Check(ctx, d.checks[i%len(d.checks)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
 func percentile(s []time.Duration, p float64) float64 {
 	if len(s) == 0 {
 		return 0

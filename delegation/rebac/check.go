@@ -575,7 +575,9 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 				if e != nil {
 					err = e
 				} else if ok {
-					c.record(c.subjString(s))
+					if c.trace {
+						c.record(c.subjString(s))
+					}
 					return resTrue, nil
 				}
 			}
@@ -586,7 +588,9 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 				if e != nil {
 					err = e
 				} else if ok {
-					c.record(c.subjString(s) + " (wildcard)")
+					if c.trace {
+						c.record(c.subjString(s) + " (wildcard)")
+					}
 					return resTrue, nil
 				}
 			}

@@ -110,7 +110,8 @@ const (
 )
 
 // table is an immutable open-addressing hash table from non-zero keys to
-// values, at most 3/4 full, with linear probing.
+// values, at most half full, with linear probing: a lookup of an absent
+// key, common in checks that deny, scans 2.5 slots on average.
 type table struct {
 	slots []slot
 }
@@ -125,7 +126,7 @@ func mix(k uint64) uint64 {
 	return k
 }
 
-func newTable(n int) table { return table{slots: make([]slot, n+n/3+1)} }
+func newTable(n int) table { return table{slots: make([]slot, 2*n+1)} }
 
 func (t *table) home(h uint64) uint64 {
 	hi, _ := bits.Mul64(h, uint64(len(t.slots)))
@@ -461,9 +462,8 @@ type condKey struct{ objrel, subject uint64 }
 // index is one version of the in-process tuple index.
 type index struct {
 	names *names
-	strs  layered[string, uint32]
-	list  []string // object ID -> string; append-only, shared between versions
-	otype []uint16 // object ID -> type name ID; likewise
+	strs  strtab
+	otype []uint16 // object ID -> type name ID; append-only, shared between versions
 	wild  []uint32 // type name ID -> object ID of "type:*"; copied on change
 
 	fwd, rev mmap
@@ -479,14 +479,11 @@ func newIndex(nm *names) *index {
 	if nm == nil {
 		nm = newNames()
 	}
-	return &index{names: nm, list: []string{""}, otype: []uint16{0}}
+	return &index{names: nm, strs: newStrtab(), otype: []uint16{0}}
 }
 
 // objID returns the ID of an object string, 0 when it holds no tuple.
-func (x *index) objID(s string) uint32 {
-	id, _ := x.strs.get(s)
-	return id
-}
+func (x *index) objID(s string) uint32 { return x.strs.id(s) }
 
 func (x *index) typeOf(obj uint32) uint16 {
 	if int(obj) < len(x.otype) {
@@ -512,12 +509,7 @@ func (x *index) cond(or, subj uint64) *condEntry {
 }
 
 // objString renders an object ID.
-func (x *index) objString(obj uint32) string {
-	if int(obj) < len(x.list) {
-		return x.list[obj]
-	}
-	return ""
-}
+func (x *index) objString(obj uint32) string { return x.strs.str(obj) }
 
 // editor derives the next index version from a published one. Nothing it
 // changes is visible to readers of the old version.
@@ -557,7 +549,7 @@ func (e *editor) name(s string) (uint16, error) {
 
 // object interns an object string "type:id".
 func (e *editor) object(s string) (uint32, error) {
-	if id, ok := e.x.strs.get(s); ok {
+	if id := e.x.strs.id(s); id != 0 {
 		return id, nil
 	}
 	typ, id, ok := strings.Cut(s, ":")
@@ -568,8 +560,11 @@ func (e *editor) object(s string) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(e.x.list) >= maxObjectID {
+	if e.x.strs.next() >= maxObjectID {
 		return 0, fmt.Errorf("rebac: index: more than %d objects", maxObjectID)
+	}
+	if len(s) > maxString {
+		return 0, fmt.Errorf("rebac: index: object of %d bytes", len(s))
 	}
 	if !e.strsOwned {
 		e.x.strs.delta = maps.Clone(e.x.strs.delta)
@@ -578,9 +573,7 @@ func (e *editor) object(s string) (uint32, error) {
 		}
 		e.strsOwned = true
 	}
-	oid := uint32(len(e.x.list))
-	e.x.strs.delta[s] = oid
-	e.x.list = append(e.x.list, s)
+	oid := e.x.strs.add(s)
 	e.x.otype = append(e.x.otype, t)
 	if id == "*" {
 		if !e.wildOwned {
@@ -776,7 +769,7 @@ func (e *editor) done() *index {
 		x.rev = x.rev.merged(false)
 	}
 	if x.strs.needsMerge() {
-		x.strs = x.strs.merged(nil)
+		x.strs = x.strs.merged()
 	}
 	if x.condIDs.needsMerge() {
 		x.condIDs = x.condIDs.merged(nil)
@@ -934,8 +927,7 @@ func (b *bulk) build() *index {
 	x.rev = mmap{base: rb.build()}
 	b.pairs = nil
 
-	x.strs = layered[string, uint32]{base: x.strs.delta}
-	x.list = slices.Clip(x.list)
+	x.strs = x.strs.merged()
 	x.otype = slices.Clip(x.otype)
 	x.condIDs = layered[string, uint32]{base: x.condIDs.delta}
 	x.conds = layered[condKey, uint32]{base: b.conds}

@@ -7,7 +7,7 @@ import (
 )
 
 // overlay holds a request's contextual tuples, indexed like the index:
-// objects the index does not know get IDs from len(index.list) up.
+// objects the index does not know get IDs from the index's next ID up.
 type overlay struct {
 	x     *index
 	base  uint32
@@ -41,7 +41,7 @@ func newOverlay(x *index, m *cmodel, tuples []Tuple, how ctxErrorCode) (*overlay
 		return nil, &Error{Code: CodeValidation, Field: "contextual_tuples", Msg: fmt.Sprintf("more than %d contextual tuples", maxContextualTuples)}
 	}
 	o := &overlay{
-		x: x, base: uint32(len(x.list)),
+		x: x, base: x.strs.next(),
 		ids: map[string]uint32{}, wild: map[uint16]uint32{},
 		fwd: map[uint64][]uint64{}, rev: map[uint64][]uint64{}, conds: map[condKey]*condEntry{},
 	}
