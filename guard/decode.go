@@ -1,0 +1,542 @@
+package guard
+
+import (
+	"encoding/base64"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Decoding limits. Every decoded payload is at most as long as its
+// encoded run (rot13 keeps the length, the others shrink it), so the
+// budget bounds the total work at a small multiple of the input.
+const (
+	maxDecodeDepth = 3  // an encoding inside an encoding inside an encoding
+	maxDecoded     = 32 // payloads per string
+	minBase64      = 16 // characters of a base64 run
+	minHex         = 16 // characters of a contiguous hex run
+	minHexPairs    = 6  // separated pairs ("69 67 6e ...")
+	minEscapes     = 3  // %XX escapes in a URL-encoded run
+	minRot13Words  = 3
+)
+
+// budgetFor is the number of decoded bytes allowed for an input of n
+// bytes.
+func budgetFor(n int) int { return 2*n + 64 }
+
+// decode finds encoded runs in text, decodes them and appends them to
+// n.decoded, then decodes inside each payload. For depth 0 the runs'
+// spans are their own; deeper, every payload carries the span of the
+// outermost run (outerStart, outerEnd) and its chain of encodings.
+func (n *Normalizer) decode(text string, outerStart, outerEnd int, chain string, depth int, budget int) int {
+	if depth >= maxDecodeDepth || len(text) < minEscapes*3 {
+		return budget
+	}
+	budget = n.base64Runs(text, outerStart, outerEnd, chain, depth, budget)
+	budget = n.hexRuns(text, outerStart, outerEnd, chain, depth, budget)
+	budget = n.urlRuns(text, outerStart, outerEnd, chain, depth, budget)
+	budget = n.rot13Runs(text, outerStart, outerEnd, chain, depth, budget)
+	return budget
+}
+
+// emit records one payload: raw is the decoded text, already in n.arena
+// (as arena[rawStart:]), s and e its run in text. It folds the payload,
+// records it and decodes inside it. It returns the remaining budget.
+func (n *Normalizer) emit(enc string, rawStart, s, e, outerStart, outerEnd int, chain string, depth, budget int) int {
+	raw := n.arena[rawStart:]
+	if len(n.decoded) >= maxDecoded || len(raw) == 0 || len(raw) > budget {
+		n.arena = n.arena[:rawStart]
+		return budget
+	}
+	budget -= len(raw)
+	rawStr := unsafe.String(unsafe.SliceData(raw), len(raw))
+	if depth == 0 {
+		outerStart, outerEnd = s, e
+		chain = enc
+	} else {
+		chain = chain + "+" + enc
+	}
+	if n.sub == nil {
+		n.sub = new(Normalizer)
+	}
+	f := n.sub.fold(rawStr, false)
+	at := len(n.arena)
+	n.arena = append(n.arena, f...)
+	// n.arena may have moved: rawStr still points at the old array,
+	// which stays alive and unchanged until the next call.
+	text := unsafe.String(unsafe.SliceData(n.arena[at:]), len(f))
+	n.decoded = append(n.decoded, Decoded{Encoding: chain, Start: outerStart, End: outerEnd, Text: text})
+	return n.decode(rawStr, outerStart, outerEnd, chain, depth+1, budget)
+}
+
+func b64Byte(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+		c == '+' || c == '/' || c == '-' || c == '_'
+}
+
+// base64Runs decodes runs of the standard or URL base64 alphabet of at
+// least minBase64 characters, with mixed case, whose decoding is mostly
+// printable text. Runs may span line breaks after whole 4-character
+// groups (MIME).
+func (n *Normalizer) base64Runs(text string, os, oe int, chain string, depth, budget int) int {
+	for i := 0; i < len(text); {
+		if !b64Byte(text[i]) {
+			i++
+			continue
+		}
+		j, cnt := i, 0
+		for {
+			for j < len(text) && b64Byte(text[j]) {
+				j++
+				cnt++
+			}
+			// MIME line break: continue after a full group of 4.
+			k := j
+			if k < len(text) && text[k] == '\r' {
+				k++
+			}
+			if k < len(text) && text[k] == '\n' && cnt%4 == 0 && cnt >= minBase64 && k+1 < len(text) && b64Byte(text[k+1]) {
+				j = k + 1
+				continue
+			}
+			break
+		}
+		e := j
+		for e < len(text) && e-j < 2 && text[e] == '=' {
+			e++
+		}
+		if j-i >= minBase64 {
+			if b := n.tryBase64(text, i, j, e, os, oe, chain, depth, budget); b >= 0 {
+				budget = b
+			}
+		}
+		i = e
+		if i == j {
+			i = j + 1
+		}
+	}
+	return budget
+}
+
+// tryBase64 decodes text[i:j] (padding up to e); on failure it tries the
+// longest '/'-separated piece, for payloads inside URL paths. It
+// returns the new budget, or -1 when nothing was decoded.
+func (n *Normalizer) tryBase64(text string, i, j, e, os, oe int, chain string, depth, budget int) int {
+	if b := n.base64At(text, i, j, e, os, oe, chain, depth, budget); b >= 0 {
+		return b
+	}
+	bi, bj := -1, -1
+	for s := i; s < j; {
+		t := s
+		for t < j && text[t] != '/' {
+			t++
+		}
+		if t-s > bj-bi {
+			bi, bj = s, t
+		}
+		s = t + 1
+	}
+	if bi >= 0 && bj-bi >= minBase64 && bj-bi < j-i {
+		end := bj
+		if bj == j {
+			end = e
+		}
+		return n.base64At(text, bi, bj, end, os, oe, chain, depth, budget)
+	}
+	return -1
+}
+
+func (n *Normalizer) base64At(text string, i, j, e, os, oe int, chain string, depth, budget int) int {
+	upper, lower, std, url := 0, 0, false, false
+	for k := i; k < j; k++ {
+		switch c := text[k]; {
+		case 'A' <= c && c <= 'Z':
+			upper++
+		case 'a' <= c && c <= 'z':
+			lower++
+		case c == '+' || c == '/':
+			std = true
+		case c == '-' || c == '_':
+			url = true
+		}
+	}
+	if upper == 0 || lower == 0 || std && url {
+		return -1
+	}
+	// Gather the characters without line breaks.
+	src := n.scratch[:0]
+	for k := i; k < j; k++ {
+		if c := text[k]; c != '\n' && c != '\r' {
+			src = append(src, c)
+		}
+	}
+	n.scratch = src
+	if len(src)%4 == 1 {
+		src = src[:len(src)-1]
+	}
+	enc := base64.RawStdEncoding
+	if url {
+		enc = base64.RawURLEncoding
+	}
+	at := len(n.arena)
+	need := enc.DecodedLen(len(src))
+	n.arena = append(n.arena, make([]byte, need)...)
+	m, err := enc.Decode(n.arena[at:], src)
+	if err != nil || !mostlyText(n.arena[at:at+m]) {
+		n.arena = n.arena[:at]
+		return -1
+	}
+	n.arena = n.arena[:at+m]
+	return n.emit("base64", at, i, e, os, oe, chain, depth, budget)
+}
+
+// mostlyText reports whether b is valid UTF-8 of which at least 90% of
+// the runes are printable (or tab and newlines) and at least 40% letters
+// or digits: decoded text, not random bytes.
+func mostlyText(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	total, printable, letters := 0, 0, 0
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return false
+		}
+		i += size
+		total++
+		switch {
+		case r < utf8.RuneSelf:
+			c := byte(r)
+			if c >= 0x20 && c < 0x7f || c == '\n' || c == '\t' || c == '\r' {
+				printable++
+			}
+			if isLetterByte(c) || '0' <= c && c <= '9' {
+				letters++
+			}
+		case unicode.IsPrint(r):
+			printable++
+			if unicode.IsLetter(r) {
+				letters++
+			}
+		}
+	}
+	return printable*10 >= total*9 && letters*5 >= total*2
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func isHex(c byte) bool { _, ok := hexVal(c); return ok }
+
+// hexRuns decodes contiguous hex runs ("69676e6f7265..."), runs of
+// escaped bytes ("\x69\x67...", "0x69 0x67 ...") and separated pairs
+// ("69 67 6e 6f 72 65", "69:67:..."). A run must hold a letter a-f, so
+// that digit strings (card and phone numbers) are never read as hex.
+func (n *Normalizer) hexRuns(text string, os, oe int, chain string, depth, budget int) int {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if !isHex(c) && c != '\\' {
+			continue
+		}
+		if i > 0 && (b64Byte(text[i-1]) && c != '\\') {
+			continue // not at a word start
+		}
+		if e, at := n.hexSeq(text, i); e > i {
+			if b := n.emit("hex", at, i, e, os, oe, chain, depth, budget); b >= 0 {
+				budget = b
+			}
+			i = e - 1
+		}
+	}
+	return budget
+}
+
+// hexSeq decodes the hex sequence starting at text[i] into n.arena and
+// returns its end and where its bytes start in the arena; end == i when
+// there is none.
+func (n *Normalizer) hexSeq(text string, i int) (end, at int) {
+	at = len(n.arena)
+	letter := false
+	// Contiguous.
+	j := i
+	for j < len(text) && isHex(text[j]) {
+		if text[j] > '9' {
+			letter = true
+		}
+		j++
+	}
+	if j-i >= minHex && (j == len(text) || !b64Byte(text[j])) {
+		jj := i + (j-i)&^1
+		for k := i; k < jj; k += 2 {
+			hi, _ := hexVal(text[k])
+			lo, _ := hexVal(text[k+1])
+			n.arena = append(n.arena, hi<<4|lo)
+		}
+		if letter && mostlyText(n.arena[at:]) {
+			return j, at
+		}
+		n.arena = n.arena[:at]
+		return i, at
+	}
+	// Prefixed or separated pairs.
+	prefix := ""
+	switch {
+	case len(text)-i > 4 && text[i] == '\\' && (text[i+1] == 'x' || text[i+1] == 'X'):
+		prefix = text[i : i+2]
+	case len(text)-i > 4 && text[i] == '0' && (text[i+1] == 'x' || text[i+1] == 'X'):
+		prefix = text[i : i+2]
+	}
+	var sep byte
+	pairs := 0
+	k := i
+	letter = false
+	for {
+		p := k
+		if prefix != "" {
+			if len(text)-p < 2 || text[p] != prefix[0] || text[p+1]|0x20 != prefix[1]|0x20 {
+				break
+			}
+			p += 2
+		}
+		if len(text)-p < 2 || !isHex(text[p]) || !isHex(text[p+1]) || p+2 < len(text) && isHex(text[p+2]) {
+			break
+		}
+		hi, _ := hexVal(text[p])
+		lo, _ := hexVal(text[p+1])
+		if text[p] > '9' || text[p+1] > '9' {
+			letter = true
+		}
+		n.arena = append(n.arena, hi<<4|lo)
+		pairs++
+		k = p + 2
+		if k >= len(text) {
+			break
+		}
+		next := text[k]
+		if pairs == 1 {
+			switch next {
+			case ' ', ':', ',', '-':
+				sep = next
+			default:
+				if prefix == "" {
+					break
+				}
+				sep = 0
+			}
+		}
+		if sep != 0 {
+			if next != sep || k+1 >= len(text) {
+				break
+			}
+			// a ", " after a comma
+			if sep == ',' && k+2 < len(text) && text[k+1] == ' ' {
+				k++
+			}
+			// only consume the separator if a pair follows
+			q := k + 1
+			if prefix != "" && len(text)-q >= 2 && text[q] == prefix[0] {
+				k = q
+				continue
+			}
+			if prefix == "" && len(text)-q >= 2 && isHex(text[q]) && isHex(text[q+1]) {
+				k = q
+				continue
+			}
+			break
+		}
+		if prefix == "" {
+			break
+		}
+	}
+	minPairs := minHexPairs
+	if prefix != "" {
+		minPairs = 4
+	}
+	if pairs >= minPairs && (letter || prefix != "") && mostlyText(n.arena[at:]) {
+		return k, at
+	}
+	n.arena = n.arena[:at]
+	return i, at
+}
+
+// urlRuns decodes space-delimited runs that hold at least minEscapes
+// %XX escapes.
+func (n *Normalizer) urlRuns(text string, os, oe int, chain string, depth, budget int) int {
+	for i := 0; i < len(text); {
+		p := indexByte(text, i, '%')
+		if p < 0 {
+			break
+		}
+		// The run around p: non-space characters.
+		s := p
+		for s > i && text[s-1] > ' ' {
+			s--
+		}
+		e := p
+		for e < len(text) && text[e] > ' ' {
+			e++
+		}
+		escapes := 0
+		for k := s; k+2 < e; k++ {
+			if text[k] == '%' && isHex(text[k+1]) && isHex(text[k+2]) {
+				escapes++
+				k += 2
+			}
+		}
+		if escapes >= minEscapes {
+			at := len(n.arena)
+			for k := s; k < e; k++ {
+				if text[k] == '%' && k+2 < e && isHex(text[k+1]) && isHex(text[k+2]) {
+					hi, _ := hexVal(text[k+1])
+					lo, _ := hexVal(text[k+2])
+					n.arena = append(n.arena, hi<<4|lo)
+					k += 2
+					continue
+				}
+				n.arena = append(n.arena, text[k])
+			}
+			if mostlyText(n.arena[at:]) {
+				budget = n.emit("url", at, s, e, os, oe, chain, depth, budget)
+			} else {
+				n.arena = n.arena[:at]
+			}
+		}
+		i = e
+	}
+	return budget
+}
+
+func indexByte(s string, from int, c byte) int {
+	if k := strings.IndexByte(s[from:], c); k >= 0 {
+		return from + k
+	}
+	return -1
+}
+
+// rot13Runs decodes stretches of at least minRot13Words ASCII words none
+// of which is a common English word, when at least two of them and 30%
+// become common English words once rotated ("Vtaber nyy cerivbhf
+// vafgehpgvbaf" reads "Ignore all previous instructions"). Each word
+// costs two table probes.
+func (n *Normalizer) rot13Runs(text string, os, oe int, chain string, depth, budget int) int {
+	words, hits := 0, 0
+	start, end := -1, -1
+	flush := func() {
+		if words >= minRot13Words && hits >= 2 && hits*10 >= words*3 {
+			at := len(n.arena)
+			for k := start; k < end; k++ {
+				n.arena = append(n.arena, rot13(text[k]))
+			}
+			budget = n.emit("rot13", at, start, end, os, oe, chain, depth, budget)
+		}
+		words, hits, start, end = 0, 0, -1, -1
+	}
+	for i := 0; i < len(text); {
+		c := text[i]
+		if !isLetterByte(c) {
+			if c >= '0' && c <= '9' || c == '\n' && i+1 < len(text) && text[i+1] == '\n' {
+				flush() // digits and paragraphs end a stretch
+			}
+			i++
+			continue
+		}
+		j := i
+		var h, hr uint32 = fnvOffset, fnvOffset
+		for j < len(text) && isLetterByte(text[j]) {
+			l := text[j] | 0x20
+			h = (h ^ uint32(l)) * fnvPrime
+			hr = (hr ^ uint32(rot13(l))) * fnvPrime
+			j++
+		}
+		if j < len(text) && text[j] >= '0' && text[j] <= '9' {
+			flush()
+			i = j
+			continue
+		}
+		if j-i >= 2 && commonWord(h) {
+			flush()
+		} else {
+			if start < 0 {
+				start = i
+			}
+			end = j
+			words++
+			if j-i >= 2 && commonWord(hr) {
+				hits++
+			}
+		}
+		i = j
+	}
+	flush()
+	return budget
+}
+
+func rot13(c byte) byte {
+	switch {
+	case 'a' <= c && c <= 'z':
+		return 'a' + (c-'a'+13)%26
+	case 'A' <= c && c <= 'Z':
+		return 'A' + (c-'A'+13)%26
+	}
+	return c
+}
+
+// decodeHidden decodes text smuggled in invisible characters: Unicode
+// tag characters (U+E0020-U+E007E spell ASCII) and runs of variation
+// selectors (one byte each, as in "emoji smuggling").
+func (n *Normalizer) decodeHidden(text string) {
+	if n.stats.tags == 0 && n.stats.selectors == 0 {
+		return
+	}
+	budget := budgetFor(len(text))
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		tag := r >= 0xE0020 && r <= 0xE007E
+		vs := r >= 0xFE00 && r <= 0xFE0F || r >= 0xE0100 && r <= 0xE01EF
+		if !tag && !vs {
+			i += size
+			continue
+		}
+		at := len(n.arena)
+		j := i
+		for j < len(text) {
+			r, size := utf8.DecodeRuneInString(text[j:])
+			switch {
+			case tag && r >= 0xE0020 && r <= 0xE007E:
+				n.arena = append(n.arena, byte(r-0xE0000))
+			case !tag && r >= 0xFE00 && r <= 0xFE0F:
+				n.arena = append(n.arena, byte(r-0xFE00))
+			case !tag && r >= 0xE0100 && r <= 0xE01EF:
+				n.arena = append(n.arena, byte(r-0xE0100+16))
+			default:
+				goto done
+			}
+			j += size
+		}
+	done:
+		enc := "tags"
+		ok := len(n.arena)-at >= 2
+		if !tag {
+			enc = "variation_selectors"
+			ok = len(n.arena)-at >= 4 && mostlyText(n.arena[at:])
+		}
+		if ok {
+			budget = n.emit(enc, at, i, j, 0, 0, "", 0, budget)
+			n.stats.tagPayload = true
+		} else {
+			n.arena = n.arena[:at]
+		}
+		i = j
+	}
+}
