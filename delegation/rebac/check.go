@@ -3,8 +3,13 @@ package rebac
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 )
+
+// batchPerWorker is the fewest checks of a batch worth a goroutine.
+const batchPerWorker = 16
 
 // res is the outcome of one step of a check: false, true, or false
 // because the step closed a cycle. OpenFGA tells the last apart because
@@ -786,28 +791,53 @@ func (e *Engine) BatchCheck(ctx context.Context, reqs []CheckRequest) ([]CheckRe
 	results := make([]CheckResult, len(reqs))
 	errs := make([]error, len(reqs))
 	type key struct{ user, rel, obj string }
+	// dup[i] is the earlier identical item i repeats, or -1.
+	dup := make([]int, len(reqs))
+	unique := make([]int, 0, len(reqs))
 	var first map[key]int
 	if len(reqs) > 1 {
 		first = make(map[key]int, len(reqs))
 	}
 	for i := range reqs {
+		dup[i] = -1
 		r := &reqs[i]
-		plain := len(r.Context) == 0 && len(r.ContextualTuples) == 0
-		if plain && first != nil {
+		if first != nil && len(r.Context) == 0 && len(r.ContextualTuples) == 0 {
 			k := key{r.User, r.Relation, r.Object}
 			if j, ok := first[k]; ok {
-				results[i], errs[i] = results[j], errs[j]
+				dup[i] = j
 				continue
 			}
 			first[k] = i
 		}
-		if err := ctx.Err(); err != nil {
+		unique = append(unique, i)
+	}
+	run := func(part []int) {
+		for _, i := range part {
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				continue
+			}
+			ok, _, err := e.check(ctx, v, &reqs[i], false)
+			results[i] = CheckResult{Allowed: ok, Revision: v.token}
 			errs[i] = err
-			continue
 		}
-		ok, _, err := e.check(ctx, v, r, false)
-		results[i] = CheckResult{Allowed: ok, Revision: v.token}
-		errs[i] = err
+	}
+	// Split the batch over the cores once it is worth a goroutine.
+	workers := min(runtime.GOMAXPROCS(0), len(unique)/batchPerWorker)
+	if workers <= 1 {
+		run(unique)
+	} else {
+		var wg sync.WaitGroup
+		size := (len(unique) + workers - 1) / workers
+		for part := range slices.Chunk(unique, size) {
+			wg.Go(func() { run(part) })
+		}
+		wg.Wait()
+	}
+	for i, j := range dup {
+		if j >= 0 {
+			results[i], errs[i] = results[j], errs[j]
+		}
 	}
 	return results, errs, nil
 }

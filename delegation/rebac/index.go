@@ -133,10 +133,15 @@ func (t *table) home(h uint64) uint64 {
 	return hi
 }
 
+// objectHash hashes the object of an objrel or a subject only, so that
+// all of an object's relations probe from the same slot: a check that
+// visits several relations of one object reads one or two cache lines.
+func objectHash(k uint64) uint64 { return mix(k >> 16 & 0xFFFFFFFF) }
+
 // put adds k, which is not in t yet.
 func (t *table) put(k, v uint64) {
 	n := uint64(len(t.slots))
-	for i := t.home(mix(k &^ inlineKey)); ; {
+	for i := t.home(objectHash(k)); ; {
 		s := &t.slots[i]
 		if s[0] == 0 {
 			s[0], s[1] = k, v
@@ -153,7 +158,7 @@ func (t *table) find(k uint64) *slot {
 	if n == 0 {
 		return nil
 	}
-	for i := t.home(mix(k)); ; {
+	for i := t.home(objectHash(k)); ; {
 		s := &t.slots[i]
 		if s[0]&^inlineKey == k {
 			return s
