@@ -29,6 +29,7 @@ package rebac
 import (
 	"fmt"
 	"maps"
+	"math"
 	"math/bits"
 	"slices"
 	"strings"
@@ -395,11 +396,17 @@ func (m *mmap) merged(members bool) mmap {
 
 // needsMerge reports whether the delta has outgrown the base.
 func (m *mmap) needsMerge() bool {
-	limit := 4096
-	if m.base != nil {
-		limit = max(limit, len(m.base.entries)/8, m.base.keys/8)
-	}
-	return len(m.delta) > limit || m.entries > 4*limit
+	limit := mergeLimit(m.base.size())
+	return len(m.delta) > limit || m.entries > 8*limit
+}
+
+// mergeLimit bounds the keys of a delta over a base of n entries before
+// the two are merged. Every edit copies the delta and every merge
+// rebuilds the base, so the cost of a write is about d·copy + n·rebuild/d
+// for a delta of d keys, least around d = sqrt(n·rebuild/copy): 16·sqrt(n),
+// 16k keys over a million tuples, at least 4096.
+func mergeLimit(n int) int {
+	return max(4096, 16*int(math.Sqrt(float64(n))))
 }
 
 // layered is an immutable map version: a base and the entries written
@@ -418,7 +425,7 @@ func (l *layered[K, V]) get(k K) (V, bool) {
 	return v, ok
 }
 
-func (l *layered[K, V]) needsMerge() bool { return len(l.delta) > max(4096, len(l.base)/8) }
+func (l *layered[K, V]) needsMerge() bool { return len(l.delta) > mergeLimit(len(l.base)) }
 
 // merged folds delta into a new base, dropping entries dead reports.
 func (l *layered[K, V]) merged(dead func(V) bool) layered[K, V] {

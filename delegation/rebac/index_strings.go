@@ -90,7 +90,7 @@ func (t *strtab) add(s string) uint32 {
 }
 
 func (t *strtab) needsMerge() bool {
-	return len(t.delta) > max(4096, len(t.offs)/8)
+	return len(t.delta) > mergeLimit(len(t.offs))
 }
 
 // merged returns t with every string in a new base.
