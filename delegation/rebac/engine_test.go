@@ -426,3 +426,68 @@ func (m *mmap) member(k, subj uint64) (uint64, bool) {
 	}
 	return findSubject(l, subj)
 }
+
+// TestReadersDuringWrites runs checks and lists while writes add and
+// remove tuples, enough of them to merge the deltas into new bases, so
+// that the race detector sees readers and the writer share versions. A
+// user granted before the readers start stays granted throughout.
+func TestReadersDuringWrites(t *testing.T) {
+	e := newTestEngine(t, Options{}, docModel, tups("user:anne owner document:0", "group:eng#member viewer document:0", "user:bob member group:eng")...)
+	ctx := t.Context()
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	for range 2 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				for _, u := range []string{"user:anne", "user:bob"} {
+					got, err := e.Check(ctx, CheckRequest{User: u, Relation: "viewer", Object: "document:0"})
+					if err != nil || !got.Allowed {
+						errs <- fmt.Errorf("check %s: %v, %v", u, got.Allowed, err)
+						return
+					}
+				}
+				objs, err := e.ListObjects(ctx, ListObjectsRequest{User: "user:anne", Relation: "viewer", Type: "document"})
+				if err != nil || !slices.Contains(objs, "document:0") {
+					errs <- fmt.Errorf("list objects: %v, %v", len(objs), err)
+					return
+				}
+				if _, err := e.ListUsers(ctx, ListUsersRequest{Object: "document:0", Relation: "viewer", Filters: []string{"user"}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	n := 60
+	if testing.Short() {
+		n = 10
+	}
+	for i := range n {
+		var w, d []Tuple
+		for j := range 100 {
+			w = append(w, tup(fmt.Sprintf("user:u%d viewer document:%d", j, i*100+j+1)))
+			if i > 0 && j%2 == 0 {
+				d = append(d, tup(fmt.Sprintf("user:u%d viewer document:%d", j, (i-1)*100+j+1)))
+			}
+		}
+		if _, err := e.Write(ctx, w, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := e.ListObjects(ctx, ListObjectsRequest{User: "user:u1", Relation: "viewer", Type: "document"})
+	if err != nil || len(objs) != n {
+		t.Errorf("user:u1 lists %d documents (%v), want %d", len(objs), err, n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -56,7 +57,9 @@ func (e *Engine) ListObjects(ctx context.Context, req ListObjectsRequest) ([]str
 	}
 	c := e.getChecker()
 	defer e.putChecker(c)
-	c.start(ctx, v, ov, &t, req.Context, e.opts.MaxFanOut)
+	// Options.MaxFanOut does not bound lists; the step budget and the
+	// list deadline do.
+	c.start(ctx, v, ov, &t, req.Context, math.MaxInt)
 
 	w := &reverseWalk{c: c, leads: m.leadsTo(target), seen: map[uint64]struct{}{}}
 	w.seed(&t)
