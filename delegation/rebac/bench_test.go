@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -392,10 +393,9 @@ func BenchmarkWriteSync(b *testing.B) {
 		b.Run(sizeName(n), func(b *testing.B) {
 			d := benchEngine(b, n)
 			ctx := context.Background()
-			i := 0
 			for b.Loop() {
-				t := Tuple{Object: fmt.Sprintf("repo:w%d", i), Relation: "reader", User: "user:u" + strconv.Itoa(i%1000)}
-				i++
+				i := writeSeq.Add(1)
+				t := Tuple{Object: fmt.Sprintf("repo:w%d", i), Relation: "reader", User: "user:u" + strconv.Itoa(int(i%1000))}
 				if _, err := d.e.Write(ctx, []Tuple{t}, nil); err != nil {
 					b.Fatal(err)
 				}
@@ -403,6 +403,8 @@ func BenchmarkWriteSync(b *testing.B) {
 		})
 	}
 }
+
+var writeSeq atomic.Int64
 
 // BenchmarkApply measures applying batches of 100 changes to the index,
 // without the store: the editor's copies and the merges they cause.

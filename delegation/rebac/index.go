@@ -179,6 +179,7 @@ type csr struct {
 	tab     table
 	entries []uint64
 	keys    int
+	n       int // entries in all lists, inline ones included
 }
 
 func spanList(entries []uint64, s *slot) []uint64 {
@@ -217,13 +218,7 @@ func (c *csr) size() int {
 	if c == nil {
 		return 0
 	}
-	n := 0
-	for i := range c.tab.slots {
-		if s := &c.tab.slots[i]; s[0]&inlineKey != 0 {
-			n++
-		}
-	}
-	return n + len(c.entries)
+	return c.n
 }
 
 // csrBuilder collects keys and their lists, each key once.
@@ -252,9 +247,12 @@ func (b *csrBuilder) add(k uint64, l []uint64) {
 }
 
 func (b *csrBuilder) build() *csr {
-	c := &csr{tab: newTable(len(b.keys)), entries: slices.Clip(b.entries), keys: len(b.keys)}
+	c := &csr{tab: newTable(len(b.keys)), entries: slices.Clip(b.entries), keys: len(b.keys), n: len(b.entries)}
 	for i, k := range b.keys {
 		c.tab.put(k, b.spans[i])
+		if k&inlineKey != 0 {
+			c.n++
+		}
 	}
 	return c
 }
