@@ -14,7 +14,7 @@ import (
 // returned.
 const listDeadline = 3 * time.Second
 
-// listTarget validates a list request's user against the model.
+// listUser validates a list request's user against the model.
 func listUser(m *cmodel, user string) (checkTarget, error) {
 	var t checkTarget
 	err := parseUser(m, user, &t)
