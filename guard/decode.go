@@ -33,12 +33,93 @@ func (n *Normalizer) decode(text string, outerStart, outerEnd int, chain string,
 	if depth >= maxDecodeDepth || len(text) < minEscapes*3 {
 		return budget
 	}
-	budget = n.base64Runs(text, outerStart, outerEnd, chain, depth, budget)
-	budget = n.hexRuns(text, outerStart, outerEnd, chain, depth, budget)
-	budget = n.urlRuns(text, outerStart, outerEnd, chain, depth, budget)
-	budget = n.rot13Runs(text, outerStart, outerEnd, chain, depth, budget)
+	sum := summarize(text)
+	if sum.base64 {
+		budget = n.base64Runs(text, outerStart, outerEnd, chain, depth, budget)
+	}
+	if sum.hex {
+		budget = n.hexRuns(text, outerStart, outerEnd, chain, depth, budget)
+	}
+	if sum.url {
+		budget = n.urlRuns(text, outerStart, outerEnd, chain, depth, budget)
+	}
+	if sum.rot13 {
+		budget = n.rot13Runs(text, outerStart, outerEnd, chain, depth, budget)
+	}
 	return budget
 }
+
+// summary says which decoders may find something in a text.
+type summary struct {
+	base64, hex, url, rot13 bool
+}
+
+// summarize is one cheap pass that tells which decoders to run: base64
+// needs a run of 16 alphabet characters; hex a run of 16 hex digits, a
+// "\x" or "0x" prefix, or two pairs around a separator; URL decoding a
+// '%'; rot13 a letter distribution closer to rotated English than
+// English is: the letters e, t, o and i (36% of English letters) and
+// their images r, g, b and v (11%) trade places under rot13, so text
+// whose r+g+b+v count reaches a third of its e+t+o+i count is checked
+// word by word. A rotated sentence inside a long English text can stay
+// under that bar: the price of not hashing every word of every text.
+func summarize(text string) (s summary) {
+	b64Run, hexRun := 0, 0
+	var eToI, rToV int
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		cl := class[c]
+		rc := rotClass[c]
+		eToI += int(rc & 1)
+		rToV += int(rc >> 1)
+		if cl&clB64 != 0 {
+			b64Run++
+			if cl&clHex != 0 {
+				hexRun++
+				continue
+			}
+		} else {
+			if b64Run >= minBase64 {
+				s.base64 = true
+			}
+			b64Run = 0
+			switch c {
+			case '%':
+				s.url = true
+			case '\\':
+				if i+1 < len(text) && text[i+1]|0x20 == 'x' {
+					s.hex = true
+				}
+			case ' ', ':', ',', '-':
+				if hexRun == 2 && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]) {
+					s.hex = true
+				}
+			}
+		}
+		if hexRun >= minHex || hexRun == 1 && c|0x20 == 'x' && text[i-1] == '0' {
+			s.hex = true
+		}
+		hexRun = 0
+	}
+	if b64Run >= minBase64 {
+		s.base64 = true
+	}
+	if hexRun >= minHex {
+		s.hex = true
+	}
+	s.rot13 = eToI+rToV >= 8 && rToV*3 >= eToI
+	return
+}
+
+var rotClass = func() (t [256]uint8) {
+	for _, c := range "etoiETOI" {
+		t[c] = 1
+	}
+	for _, c := range "rgbvRGBV" {
+		t[c] = 2
+	}
+	return
+}()
 
 // emit records one payload: raw is the decoded text, already in n.arena
 // (as arena[rawStart:]), s and e its run in text. It folds the payload,
@@ -70,10 +151,35 @@ func (n *Normalizer) emit(enc string, rawStart, s, e, outerStart, outerEnd int, 
 	return n.decode(rawStr, outerStart, outerEnd, chain, depth+1, budget)
 }
 
-func b64Byte(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-		c == '+' || c == '/' || c == '-' || c == '_'
-}
+// Byte classes for the decoders' scans.
+const (
+	clB64    = 1 << iota // base64, standard or URL alphabet
+	clHex                // hex digit
+	clLetter             // ASCII letter
+	clDigit              // ASCII digit
+)
+
+var class = func() (t [256]uint8) {
+	for c := range t {
+		b := byte(c)
+		if isLetterByte(b) {
+			t[c] |= clLetter | clB64
+		}
+		if '0' <= b && b <= '9' {
+			t[c] |= clDigit | clB64 | clHex
+		}
+		if 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F' {
+			t[c] |= clHex
+		}
+		switch b {
+		case '+', '/', '-', '_':
+			t[c] |= clB64
+		}
+	}
+	return
+}()
+
+func b64Byte(c byte) bool { return class[c]&clB64 != 0 }
 
 // base64Runs decodes runs of the standard or URL base64 alphabet of at
 // least minBase64 characters, with mixed case, whose decoding is mostly
@@ -237,7 +343,7 @@ func hexVal(c byte) (byte, bool) {
 	return 0, false
 }
 
-func isHex(c byte) bool { _, ok := hexVal(c); return ok }
+func isHex(c byte) bool { return class[c]&clHex != 0 }
 
 // hexRuns decodes contiguous hex runs ("69676e6f7265..."), runs of
 // escaped bytes ("\x69\x67...", "0x69 0x67 ...") and separated pairs
@@ -246,16 +352,27 @@ func isHex(c byte) bool { _, ok := hexVal(c); return ok }
 func (n *Normalizer) hexRuns(text string, os, oe int, chain string, depth, budget int) int {
 	for i := 0; i < len(text); i++ {
 		c := text[i]
-		if !isHex(c) && c != '\\' {
+		if class[c]&clHex == 0 && c != '\\' || i > 0 && b64Byte(text[i-1]) && c != '\\' {
+			continue // not at the start of a word
+		}
+		// Cheap checks before decoding: a long run, a prefix, or a
+		// pair followed by a separator and another pair.
+		j := i
+		for j < len(text) && class[text[j]]&clHex != 0 {
+			j++
+		}
+		cand := j-i >= minHex ||
+			j-i >= 1 && len(text)-i > 4 && (text[i] == '\\' || text[i] == '0') && text[i+1]|0x20 == 'x' ||
+			c == '\\' && len(text)-i > 4 && text[i+1]|0x20 == 'x' ||
+			j-i == 2 && len(text)-j > 2 && (text[j] == ' ' || text[j] == ':' || text[j] == ',' || text[j] == '-') && isHex(text[j+1]) && isHex(text[j+2])
+		if !cand {
+			if j > i {
+				i = j - 1
+			}
 			continue
 		}
-		if i > 0 && (b64Byte(text[i-1]) && c != '\\') {
-			continue // not at a word start
-		}
 		if e, at := n.hexSeq(text, i); e > i {
-			if b := n.emit("hex", at, i, e, os, oe, chain, depth, budget); b >= 0 {
-				budget = b
-			}
+			budget = n.emit("hex", at, i, e, os, oe, chain, depth, budget)
 			i = e - 1
 		}
 	}
@@ -430,56 +547,76 @@ func indexByte(s string, from int, c byte) int {
 // vafgehpgvbaf" reads "Ignore all previous instructions"). Each word
 // costs two table probes.
 func (n *Normalizer) rot13Runs(text string, os, oe int, chain string, depth, budget int) int {
-	words, hits := 0, 0
+	words := 0
 	start, end := -1, -1
 	flush := func() {
-		if words >= minRot13Words && hits >= 2 && hits*10 >= words*3 {
-			at := len(n.arena)
-			for k := start; k < end; k++ {
-				n.arena = append(n.arena, rot13(text[k]))
-			}
-			budget = n.emit("rot13", at, start, end, os, oe, chain, depth, budget)
+		if words >= minRot13Words {
+			budget = n.rot13Stretch(text, start, end, words, os, oe, chain, depth, budget)
 		}
-		words, hits, start, end = 0, 0, -1, -1
+		words, start, end = 0, -1, -1
 	}
 	for i := 0; i < len(text); {
 		c := text[i]
-		if !isLetterByte(c) {
-			if c >= '0' && c <= '9' || c == '\n' && i+1 < len(text) && text[i+1] == '\n' {
+		if class[c]&clLetter == 0 {
+			if class[c]&clDigit != 0 || c == '\n' && i+1 < len(text) && text[i+1] == '\n' {
 				flush() // digits and paragraphs end a stretch
 			}
 			i++
 			continue
 		}
 		j := i
-		var h, hr uint32 = fnvOffset, fnvOffset
-		for j < len(text) && isLetterByte(text[j]) {
-			l := text[j] | 0x20
-			h = (h ^ uint32(l)) * fnvPrime
-			hr = (hr ^ uint32(rot13(l))) * fnvPrime
+		var h uint32 = fnvOffset
+		for j < len(text) && class[text[j]]&clLetter != 0 {
+			h = (h ^ uint32(text[j]|0x20)) * fnvPrime
 			j++
 		}
-		if j < len(text) && text[j] >= '0' && text[j] <= '9' {
+		switch {
+		case j < len(text) && class[text[j]]&clDigit != 0:
 			flush()
-			i = j
-			continue
-		}
-		if j-i >= 2 && commonWord(h) {
+		case j-i >= 2 && commonWord(h):
 			flush()
-		} else {
+		default:
 			if start < 0 {
 				start = i
 			}
 			end = j
 			words++
-			if j-i >= 2 && commonWord(hr) {
-				hits++
-			}
 		}
 		i = j
 	}
 	flush()
 	return budget
+}
+
+// rot13Stretch decodes text[start:end], a stretch of words none of which
+// is common English, if at least two of them and 30% become common
+// English words once rotated.
+func (n *Normalizer) rot13Stretch(text string, start, end, words, os, oe int, chain string, depth, budget int) int {
+	hits := 0
+	for i := start; i < end; {
+		if class[text[i]]&clLetter == 0 {
+			i++
+			continue
+		}
+		j := i
+		var h uint32 = fnvOffset
+		for j < end && class[text[j]]&clLetter != 0 {
+			h = (h ^ uint32(rot13(text[j]|0x20))) * fnvPrime
+			j++
+		}
+		if j-i >= 2 && commonWord(h) {
+			hits++
+		}
+		i = j
+	}
+	if hits < 2 || hits*10 < words*3 {
+		return budget
+	}
+	at := len(n.arena)
+	for k := start; k < end; k++ {
+		n.arena = append(n.arena, rot13(text[k]))
+	}
+	return n.emit("rot13", at, start, end, os, oe, chain, depth, budget)
 }
 
 func rot13(c byte) byte {

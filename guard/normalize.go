@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"slices"
 	"sort"
 	"unicode"
 	"unicode/utf8"
@@ -135,13 +136,17 @@ func folded(text string) bool {
 		return false
 	}
 	prevSpace := false
-	wordLen := 0    // length of the current space-delimited token
-	singles := 0    // consecutive single-character tokens
-	digits := false // the current token has a digit, @ or $
+	wordLen := 0 // length of the current space-delimited token
+	singles := 0 // consecutive single-character tokens
 	for i := 0; i < len(text); i++ {
-		c := text[i]
-		switch {
-		case c == ' ':
+		t := foldClass[text[i]]
+		if t == fcPlain {
+			prevSpace = false
+			wordLen++
+			continue
+		}
+		switch t {
+		case fcSpace:
 			if prevSpace {
 				return false
 			}
@@ -154,25 +159,43 @@ func folded(text string) bool {
 			} else {
 				singles = 0
 			}
-			if digits {
-				return false
-			}
 			wordLen = 0
 			continue
-		case c >= 0x80, c < 0x20, 'A' <= c && c <= 'Z':
-			return false
-		case '0' <= c && c <= '9', c == '@', c == '$':
-			digits = true
-		case c == '.' || c == '-' || c == '_' || c == '*' || c == '|' || c == '/':
-			if wordLen == 1 && i+2 < len(text) && text[i+2] == c {
+		case fcSeparator:
+			if wordLen == 1 && i+2 < len(text) && text[i+2] == text[i] {
 				return false // maybe "i.g.n.o.r.e"
 			}
+		default: // upper case, controls, non-ASCII, digits, @ and $
+			return false
 		}
 		prevSpace = false
 		wordLen++
 	}
-	return !digits
+	return true
 }
+
+// Classes of bytes for folded.
+const (
+	fcPlain = iota
+	fcSpace
+	fcSeparator
+	fcOther
+)
+
+var foldClass = func() (t [256]uint8) {
+	for c := range t {
+		b := byte(c)
+		switch {
+		case b == ' ':
+			t[c] = fcSpace
+		case b >= 0x80, b < 0x20, b == 0x7f, 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '@', b == '$':
+			t[c] = fcOther
+		case b == '.' || b == '-' || b == '_' || b == '*' || b == '|' || b == '/' || b == '+' || b == '~' || b == ',' || b == ':':
+			t[c] = fcSeparator
+		}
+	}
+	return
+}()
 
 // fold runs the rune, script, spacing and leetspeak passes. With offsets
 // set, n.ao holds the original offset of every output byte and has room
@@ -183,9 +206,7 @@ func (n *Normalizer) fold(text string, offsets bool) []byte {
 		n.scripts() // a → b
 		n.a, n.b, n.ao, n.bo = n.b, n.a, n.bo, n.ao
 	}
-	n.spacing() // a → b
-	n.a, n.b, n.ao, n.bo = n.b, n.a, n.bo, n.ao
-	leet(n.a)
+	n.spacing() // in place
 	if offsets {
 		n.ao = grow32(n.ao, len(n.a)+1)
 	}
@@ -205,22 +226,28 @@ func (n *Normalizer) runes(text string) bool {
 	ascii := true
 	i := 0
 	for i < len(text) {
-		c := text[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
-			case c < 0x20 || c == 0x7f:
-				c = ' ' // controls, tab and newlines separate words
+		// A run of ASCII: lower-cased, controls to spaces.
+		j := i
+		for j < len(text) && text[j] < utf8.RuneSelf {
+			j++
+		}
+		if j > i {
+			base := len(out)
+			out = slices.Grow(out, j-i)[:base+j-i]
+			off = slices.Grow(off, j-i)[:base+j-i]
+			o, f := out[base:], off[base:]
+			for k := range j - i {
+				o[k] = lowerASCII[text[i+k]]
+				f[k] = int32(i + k)
 			}
-			out = append(out, c)
-			off = append(off, int32(i))
-			i++
-			continue
+			i = j
+			if i == len(text) {
+				break
+			}
 		}
 		// A run of non-ASCII bytes is normalized as a unit; its first
 		// rune may combine with the ASCII letter before it.
-		j := i + 1
+		j = i + 1
 		for j < len(text) && text[j] >= utf8.RuneSelf {
 			j++
 		}
@@ -239,17 +266,26 @@ func (n *Normalizer) runes(text string) bool {
 			i = j
 			continue
 		}
-		n.it.InitString(norm.NFKC, seg)
-		for !n.it.Done() {
-			pos := start + n.it.Pos()
-			b := n.it.Next()
-			for k := 0; k < len(b); {
-				r, size := utf8.DecodeRune(b[k:])
-				k += size
-				var na bool
-				out, off, na = n.rune(out, off, r, pos)
-				if na {
-					ascii = false
+		// The prefix that is already NFKC needs no iterator.
+		q := norm.NFKC.QuickSpanString(seg)
+		for k := 0; k < q; {
+			r, size := utf8.DecodeRuneInString(seg[k:])
+			var na bool
+			out, off, na = n.rune(out, off, r, start+k)
+			ascii = ascii && !na
+			k += size
+		}
+		if q < len(seg) {
+			n.it.InitString(norm.NFKC, seg[q:])
+			for !n.it.Done() {
+				pos := start + q + n.it.Pos()
+				b := n.it.Next()
+				for k := 0; k < len(b); {
+					r, size := utf8.DecodeRune(b[k:])
+					k += size
+					var na bool
+					out, off, na = n.rune(out, off, r, pos)
+					ascii = ascii && !na
 				}
 			}
 		}
@@ -290,6 +326,16 @@ func (n *Normalizer) rune(out []byte, off []int32, r rune, pos int) ([]byte, []i
 		}
 		return append(out, c), append(off, int32(pos)), false
 	}
+	if caseless(r) {
+		// CJK, kana and Hangul: no case, no marks to strip, not spaces.
+		var buf [utf8.UTFMax]byte
+		size := utf8.EncodeRune(buf[:], r)
+		out = append(out, buf[:size]...)
+		for range size {
+			off = append(off, int32(pos))
+		}
+		return out, off, true
+	}
 	if k := invisibleKind(r); k != 0 {
 		n.invisible(k, r, pos, out)
 		return out, off, false
@@ -297,7 +343,7 @@ func (n *Normalizer) rune(out []byte, off []int32, r rune, pos int) ([]byte, []i
 	if unicode.IsSpace(r) {
 		return append(out, ' '), append(off, int32(pos)), false
 	}
-	if unicode.In(r, unicode.Mn, unicode.Me) && len(out) > 0 && isLetterByte(out[len(out)-1]) {
+	if len(out) > 0 && isLetterByte(out[len(out)-1]) && unicode.In(r, unicode.Mn, unicode.Me) {
 		n.stats.marks++ // zalgo and strike-through marks on ASCII letters
 		return out, off, false
 	}
@@ -343,10 +389,18 @@ func invisibleKind(r rune) int {
 		return invSelector
 	case r >= 0xFFF9 && r <= 0xFFFB, r >= 0x206A && r <= 0x206F, r == 0x1D173, r >= 0x1D174 && r <= 0x1D17A:
 		return invOther
-	case unicode.Is(unicode.Cf, r):
-		return invOther
+	case r >= 0x0600 && r <= 0x0605, r == 0x06DD, r == 0x070F, r == 0x0890, r == 0x0891, r == 0x08E2,
+		r == 0x110BD, r == 0x110CD, r >= 0x13430 && r <= 0x1343F, r >= 0x1BCA0 && r <= 0x1BCA3:
+		return invOther // the rest of category Cf (Unicode 15)
 	}
 	return 0
+}
+
+// caseless reports whether r is in a block of letters without case,
+// marks or spaces: CJK ideographs, kana, Hangul syllables.
+func caseless(r rune) bool {
+	return r >= 0x3041 && r <= 0x30FF || r >= 0x3400 && r <= 0x4DBF || r >= 0x4E00 && r <= 0x9FFF ||
+		r >= 0xAC00 && r <= 0xD7A3 || r >= 0x20000 && r <= 0x2FA1F
 }
 
 // invisible records a removed invisible character at pos; out is what
@@ -385,6 +439,22 @@ func (n *Normalizer) invisible(kind int, r rune, pos int, out []byte) {
 
 func isLetterByte(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
+// lowerASCII lower-cases ASCII letters and turns control characters into
+// spaces.
+var lowerASCII = func() (t [128]byte) {
+	for c := range t {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c) + 'a' - 'A'
+		case c < 0x20 || c == 0x7f:
+			t[c] = ' '
+		default:
+			t[c] = byte(c)
+		}
+	}
+	return
+}()
+
 // scripts is pass 2, for text with non-ASCII letters: in every word, if
 // each non-ASCII letter has an ASCII look-alike (UTS #39 skeleton), the
 // word is written in ASCII ("іgnоrе" with Cyrillic і, о, е becomes
@@ -396,6 +466,21 @@ func (n *Normalizer) scripts() {
 	out, off := n.b[:0], n.bo[:0]
 	for i := 0; i < len(in); {
 		r, size := utf8.DecodeRune(in[i:])
+		if r >= utf8.RuneSelf && caseless(r) {
+			// A run of CJK: copied as is.
+			j := i + size
+			for j < len(in) {
+				r2, s2 := utf8.DecodeRune(in[j:])
+				if r2 < utf8.RuneSelf || !caseless(r2) {
+					break
+				}
+				j += s2
+			}
+			out = append(out, in[i:j]...)
+			off = append(off, ino[i:j]...)
+			i = j
+			continue
+		}
 		if !unicode.IsLetter(r) {
 			if r >= utf8.RuneSelf {
 				if to, ok := confusable(r); ok {
@@ -417,21 +502,27 @@ func (n *Normalizer) scripts() {
 		asciiN, nonASCII, mapped, cyr, grk := 0, 0, 0, 0, 0
 		for j < len(in) {
 			r, size := utf8.DecodeRune(in[j:])
-			if !unicode.IsLetter(r) && !unicode.IsMark(r) {
+			if r < utf8.RuneSelf {
+				if !isLetterByte(byte(r)) {
+					break
+				}
+			} else if caseless(r) || !unicode.IsLetter(r) && !unicode.IsMark(r) {
 				break
 			}
 			switch {
 			case r < utf8.RuneSelf:
 				asciiN++
+			case caseless(r):
+				nonASCII++
 			case unicode.IsMark(r):
 			default:
 				nonASCII++
 				if _, ok := confusable(r); ok {
 					mapped++
 				}
-				if unicode.Is(unicode.Cyrillic, r) {
+				if r >= 0x0400 && r <= 0x052F {
 					cyr++
-				} else if unicode.Is(unicode.Greek, r) {
+				} else if r >= 0x0370 && r <= 0x03FF || r >= 0x1F00 && r <= 0x1FFF {
 					grk++
 				}
 			}
@@ -488,12 +579,26 @@ func confusable(r rune) (string, bool) {
 	if r < confusables[0].r || r > confusables[len(confusables)-1].r {
 		return "", false
 	}
+	if r < 0x10000 && confusableBMP[r>>6]&(1<<(r&63)) == 0 {
+		return "", false
+	}
 	k := sort.Search(len(confusables), func(i int) bool { return confusables[i].r >= r })
 	if k < len(confusables) && confusables[k].r == r {
 		return confusables[k].to, true
 	}
 	return "", false
 }
+
+// confusableBMP has a bit for every code point of the table below
+// U+10000, so that most look-ups need no search.
+var confusableBMP = func() (t [1024]uint64) {
+	for _, e := range confusables {
+		if e.r < 0x10000 {
+			t[e.r>>6] |= 1 << (e.r & 63)
+		}
+	}
+	return
+}()
 
 // latinToCyrillic and latinToGreek write lower-case ASCII look-alikes in
 // the other script: the inverse of the table's entries for those scripts.
@@ -512,15 +617,16 @@ var latinToCyrillic, latinToGreek = func() (c, g [128]rune) {
 	return
 }()
 
-// spacing is pass 3: runs of spaces become one space (none at the ends),
-// and letter spacing is undone: three or more single letters separated
-// by spaces ("i g n o r e"), or four or more separated by one repeated
-// punctuation mark inside a token ("i.g.n.o.r.e"), are joined. In spaced
-// text a wider gap between letters is kept as a word break.
+// spacing is pass 3, in place on n.a: runs of spaces become one space
+// (none at the ends), letter spacing is undone and leetspeak folded (see
+// [leet]). Three or more single letters separated by spaces ("i g n o r
+// e"), or four or more separated by one repeated punctuation mark inside
+// a token ("i.g.n.o.r.e"), are joined; in spaced text a wider gap
+// between letters is kept as a word break.
 func (n *Normalizer) spacing() {
-	in, ino := n.a, n.ao
-	out, off := n.b[:0], n.bo[:0]
+	b, off := n.a, n.ao
 	gaps := n.gaps[:0]
+	w := 0 // write index; w <= i
 	runStart, runN, runLetters := -1, 0, 0
 
 	closeRun := func() {
@@ -529,85 +635,95 @@ func (n *Normalizer) spacing() {
 			for _, g := range gaps[1:] {
 				minGap = min(minGap, g)
 			}
-			w := runStart
+			k2 := runStart
 			g := 0
-			for k := runStart; k < len(out); k++ {
-				if out[k] == ' ' {
+			for k := runStart; k < w; k++ {
+				if b[k] == ' ' {
 					continue
 				}
-				if k > runStart && out[k-1] == ' ' {
+				if k > runStart && b[k-1] == ' ' {
 					g++
 					if gaps[g] > minGap {
-						out[w], off[w] = ' ', off[k-1]
-						w++
+						b[k2], off[k2] = ' ', off[k-1]
+						k2++
 					}
 				}
-				out[w], off[w] = out[k], off[k]
-				w++
+				b[k2], off[k2] = b[k], off[k]
+				k2++
 			}
-			out, off = out[:w], off[:w]
+			leet(b[runStart:k2])
+			w = k2
 		}
 		runStart, runN, runLetters = -1, 0, 0
 		gaps = gaps[:0]
 	}
 
 	gap := 0
-	for i := 0; i < len(in); {
-		if in[i] == ' ' {
+	for i := 0; i < len(b); {
+		if b[i] == ' ' {
 			gap++
 			i++
 			continue
 		}
-		j := i
-		for j < len(in) && in[j] != ' ' {
+		j := i + 1
+		for j < len(b) && b[j] != ' ' {
 			j++
 		}
-		tok := in[i:j]
-		r, size := utf8.DecodeRune(tok)
-		single := size == len(tok) && (unicode.IsLetter(r) || leetByte(r))
+		single := false
+		if c := b[i]; j-i == 1 {
+			single = isLetterByte(c) || leetByte(rune(c))
+		} else if c >= utf8.RuneSelf && j-i <= utf8.UTFMax {
+			r, size := utf8.DecodeRune(b[i:j])
+			single = size == j-i && unicode.IsLetter(r)
+		}
 		if !single && runN > 0 {
 			closeRun()
 		}
-		if len(out) > 0 {
-			out = append(out, ' ')
-			off = append(off, ino[i-1])
+		if w > 0 {
+			b[w], off[w] = ' ', off[i-1]
+			w++
 		}
 		if single {
 			if runN == 0 {
-				runStart = len(out)
+				runStart = w
 			}
 			gaps = append(gaps, int32(gap))
 			runN++
-			if unicode.IsLetter(r) {
+			if b[i] >= utf8.RuneSelf || isLetterByte(b[i]) {
 				runLetters++
 			}
+			w += copy(b[w:], b[i:j])
+			copy(off[w-(j-i):], off[i:j])
+			gap = 0
+			i = j
+			continue
 		}
-		if !single {
-			if w := spacedToken(tok); w > 0 {
-				// keep every other rune
-				for k := 0; k < len(tok); {
-					_, size := utf8.DecodeRune(tok[k:])
-					out = append(out, tok[k:k+size]...)
-					off = append(off, ino[i+k:i+k+size]...)
-					k += size
-					if k < len(tok) {
-						k += w
-					}
+		t := w
+		if sep := spacedToken(b[i:j]); sep > 0 {
+			// keep every other rune
+			for k := i; k < j; {
+				_, size := utf8.DecodeRune(b[k:j])
+				copy(b[w:], b[k:k+size])
+				copy(off[w:], off[k:k+size])
+				w += size
+				k += size
+				if k < j {
+					k += sep
 				}
-				gap = 0
-				i = j
-				continue
 			}
+		} else {
+			copy(b[w:], b[i:j])
+			copy(off[w:], off[i:j])
+			w += j - i
 		}
-		out = append(out, tok...)
-		off = append(off, ino[i:j]...)
+		leet(b[t:w])
 		gap = 0
 		i = j
 	}
 	if runN > 0 {
 		closeRun()
 	}
-	n.b, n.bo, n.gaps = out, off, gaps
+	n.a, n.ao, n.gaps = b[:w], off[:w], gaps
 }
 
 // spacedToken reports whether tok is four or more single letters joined
@@ -669,7 +785,7 @@ func leet(b []byte) {
 			continue
 		}
 		j := i
-		letters, other, inner := 0, false, false
+		letters, leets, other, inner := 0, 0, false, false
 		for j < len(b) && wordByte(b[j]) {
 			c := b[j]
 			switch {
@@ -678,13 +794,14 @@ func leet(b []byte) {
 			case leetOf(c, 0) == 0:
 				other = true // a digit without a letter reading
 			default:
+				leets++
 				if letters > 0 && j+1 < len(b) && 'a' <= b[j+1] && b[j+1] <= 'z' {
 					inner = true
 				}
 			}
 			j++
 		}
-		if !other && letters > 0 && letters < j-i && (inner || letters >= 4) {
+		if !other && leets > 0 && (inner || letters >= 4 || letters >= 2 && leets == 1 && !ordinal(b[i:j])) {
 			for k := i; k < j; k++ {
 				if c := b[k]; c < 'a' || c > 'z' {
 					var run int
@@ -701,6 +818,24 @@ func leet(b []byte) {
 		}
 		i = j
 	}
+}
+
+// ordinal reports whether w is a number with an ordinal suffix ("4th").
+func ordinal(w []byte) bool {
+	n := len(w)
+	if n < 3 || w[0] < '0' || w[0] > '9' {
+		return false
+	}
+	switch string(w[n-2:]) {
+	case "st", "nd", "rd", "th":
+		for _, c := range w[:n-2] {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func wordByte(c byte) bool {
