@@ -1,0 +1,475 @@
+package sensitive
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/coregx/ahocorasick"
+
+	"github.com/subzero-gateway/subzero/guard"
+)
+
+// excerptMax is the longest excerpt a finding carries.
+const excerptMax = 120
+
+// kind is the type of a sensitive value; it picks the placeholder.
+type kind uint8
+
+const (
+	kindEmail kind = iota
+	kindPhone
+	kindCard
+	kindSSN
+	kindIBAN
+	kindIP
+	kindAddress
+	kindLicense
+	kindSecret
+	numKinds
+)
+
+// kinds describes each kind: its placeholder tag and its rank when two
+// values overlap (higher wins).
+var kinds = [numKinds]struct {
+	tag  string
+	rank int8
+}{
+	kindEmail:   {"EMAIL", 5},
+	kindPhone:   {"PHONE", 3},
+	kindCard:    {"CARD", 8},
+	kindSSN:     {"SSN", 6},
+	kindIBAN:    {"IBAN", 7},
+	kindIP:      {"IP", 4},
+	kindAddress: {"ADDRESS", 1},
+	kindLicense: {"DRIVER_LICENSE", 4},
+	kindSecret:  {"SECRET", 9},
+}
+
+// placeholders caches "[EMAIL_1]" ... for the first numbers.
+const cachedPlaceholders = 16
+
+var placeholders = func() (p [numKinds][cachedPlaceholders]string) {
+	for k := range p {
+		for n := range p[k] {
+			p[k][n] = "[" + kinds[k].tag + "_" + strconv.Itoa(n+1) + "]"
+		}
+	}
+	return p
+}()
+
+func placeholder(k kind, n int) string {
+	if n <= cachedPlaceholders {
+		return placeholders[k][n-1]
+	}
+	return "[" + kinds[k].tag + "_" + strconv.Itoa(n) + "]"
+}
+
+// cand is a candidate finding: a span of the original text.
+type cand struct {
+	start, end int
+	kind       kind
+	score      float64
+	detector   string
+	rule       string
+	num        int    // placeholder number, set when numbering
+	ph         string // placeholder
+}
+
+// better reports whether a should be kept over b when they overlap.
+func (a *cand) better(b *cand) bool {
+	if ra, rb := kinds[a.kind].rank, kinds[b.kind].rank; ra != rb {
+		return ra > rb
+	}
+	if la, lb := a.end-a.start, b.end-b.start; la != lb {
+		return la > lb
+	}
+	return a.score > b.score
+}
+
+// Targets of the keyword automaton besides gitleaks rules.
+const (
+	targetPEM = iota
+	targetJWT
+	targetURL
+	targetHash
+	targetAuth
+	targetPEM64   // a base64-encoded PEM private key
+	targetCLIPass // "-u user -p password" on a command line
+	targetKey     // keyword-assignment; the key name index is added
+)
+
+// target is what one automaton pattern triggers: a gitleaks rule (rule >=
+// 0) or one of this package's detectors.
+type target struct {
+	rule int // index in Detector.rules, or -1
+	own  int // targetPEM..., when rule < 0
+}
+
+// Detector finds personal data and secrets. It is safe for concurrent
+// use.
+type Detector struct {
+	on          [numKinds]bool
+	own         [ownKey + 1]bool
+	rules       []secretRule
+	global      []*allowlist
+	ac          *ahocorasick.Automaton
+	targets     [][]target // per automaton pattern
+	keyNames    []keyName
+	allowValues map[string]bool
+	allowRe     *regexp.Regexp
+	regions     []string
+	addr        *addressMatcher
+	skipPrivate bool
+	pool        sync.Pool
+}
+
+var _ guard.Detector = (*Detector)(nil)
+
+// New builds a detector from a valid configuration.
+func New(cfg Config) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Detector{
+		regions:     slices.Clone(cfg.PhoneRegions),
+		skipPrivate: cfg.SkipPrivateIPs,
+	}
+	for i, n := range piiNames {
+		d.on[i] = cfg.enabled(n)
+	}
+	d.on[kindSecret] = cfg.Secrets
+	for i, n := range ownSecretNames {
+		d.own[i] = cfg.enabled(n)
+	}
+	if len(cfg.AllowValues) > 0 {
+		d.allowValues = make(map[string]bool, len(cfg.AllowValues))
+		for _, v := range cfg.AllowValues {
+			d.allowValues[strings.TrimSpace(v)] = true
+		}
+	}
+	if len(cfg.AllowPatterns) > 0 {
+		re, err := regexp.Compile("^(?:(?:" + strings.Join(cfg.AllowPatterns, ")|(?:") + "))$")
+		if err != nil {
+			return nil, fmt.Errorf("sensitive.allow_patterns: %w", err)
+		}
+		d.allowRe = re
+	}
+	if d.on[kindAddress] {
+		m, err := newAddressMatcher()
+		if err != nil {
+			return nil, fmt.Errorf("sensitive: address automaton: %w", err)
+		}
+		d.addr = m
+	}
+	if cfg.Secrets {
+		if err := d.buildSecrets(cfg); err != nil {
+			return nil, err
+		}
+	}
+	d.pool.New = func() any { return new(scratch) }
+	return d, nil
+}
+
+// buildSecrets compiles the gitleaks rules and one keyword automaton for
+// them and for this package's own secret detectors.
+func (d *Detector) buildSecrets(cfg Config) error {
+	rules, global, err := compileGitleaks(cfg)
+	if err != nil {
+		return err
+	}
+	d.rules, d.global = rules, global
+	idx := map[string]int{}
+	var words []string
+	add := func(w string, t target) {
+		w = strings.ToLower(w)
+		i, ok := idx[w]
+		if !ok {
+			i = len(words)
+			idx[w] = i
+			words = append(words, w)
+			d.targets = append(d.targets, nil)
+		}
+		if !slices.Contains(d.targets[i], t) {
+			d.targets[i] = append(d.targets[i], t)
+		}
+	}
+	f, _ := loadGitleaks()
+	for i, r := range d.rules {
+		for _, g := range f.Rules {
+			if g.ID == r.id {
+				for _, k := range g.Keywords {
+					add(k, target{rule: i})
+				}
+			}
+		}
+	}
+	if d.own[ownPEM] {
+		add("-----begin", target{rule: -1, own: targetPEM})
+		add("ls0tls1crudjti", target{rule: -1, own: targetPEM64})
+	}
+	if d.own[ownJWT] {
+		add("eyj", target{rule: -1, own: targetJWT})
+	}
+	if d.own[ownURL] {
+		add("://", target{rule: -1, own: targetURL})
+	}
+	if d.own[ownHash] {
+		for _, p := range hashPrefixes {
+			add(p, target{rule: -1, own: targetHash})
+		}
+	}
+	if d.own[ownAuth] {
+		add("bearer ", target{rule: -1, own: targetAuth})
+		add("basic ", target{rule: -1, own: targetAuth})
+		add("authorization:", target{rule: -1, own: targetAuth})
+	}
+	if d.own[ownKey] {
+		add(" -p ", target{rule: -1, own: targetCLIPass})
+		for i, k := range cfg.KeyNames {
+			d.keyNames = append(d.keyNames, newKeyName(k))
+			add(k, target{rule: -1, own: targetKey + i})
+		}
+	}
+	if len(words) == 0 {
+		return nil
+	}
+	ac, err := ahocorasick.NewBuilder().AddStrings(words).Build()
+	if err != nil {
+		return fmt.Errorf("sensitive: keyword automaton: %w", err)
+	}
+	d.ac = ac
+	return nil
+}
+
+// Name implements [guard.Detector].
+func (d *Detector) Name() string { return "sensitive" }
+
+// scratch is the per-call working memory, pooled.
+type scratch struct {
+	low   []byte
+	cands []cand
+	wins  []window
+	keys  []string
+}
+
+// window is a span of the text one gitleaks rule runs over.
+type window struct {
+	rule       int
+	start, end int
+}
+
+// Detect implements [guard.Detector]: it appends one finding per
+// sensitive value found in text, with spans in text. norm is not used:
+// values are matched on the original text, where their checksums and
+// formats hold.
+func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized, _ guard.Direction) []guard.Finding {
+	if len(text) == 0 {
+		return dst
+	}
+	s := d.pool.Get().(*scratch)
+	defer d.pool.Put(s)
+	s.cands = s.cands[:0]
+	s.low = lowerASCII(s.low[:0], text)
+	d.scanPII(s, text)
+	if d.ac != nil {
+		d.scanSecrets(s, text)
+	}
+	if len(s.cands) == 0 {
+		return dst
+	}
+	return d.emit(dst, s, text)
+}
+
+// allowed reports whether a value is on the configured allowlist.
+func (d *Detector) allowed(v string) bool {
+	v = strings.TrimSpace(v)
+	return d.allowValues[v] || (d.allowRe != nil && d.allowRe.MatchString(v))
+}
+
+// emit resolves overlaps, numbers the placeholders and appends findings.
+func (d *Detector) emit(dst []guard.Finding, s *scratch, text string) []guard.Finding {
+	cs := s.cands
+	if d.allowValues != nil || d.allowRe != nil {
+		cs = slices.DeleteFunc(cs, func(c cand) bool { return d.allowed(text[c.start:c.end]) })
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if c := cmp.Compare(a.start, b.start); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.end, a.end)
+	})
+	kept := cs[:0]
+	for _, c := range cs {
+		if n := len(kept); n > 0 && c.start < kept[n-1].end {
+			if c.better(&kept[n-1]) {
+				kept[n-1] = c
+			}
+			continue
+		}
+		kept = append(kept, c)
+	}
+	// A replacement may now overlap an earlier kept value; drop the worse.
+	out := kept[:0]
+	for _, c := range kept {
+		if n := len(out); n > 0 && c.start < out[n-1].end {
+			if c.better(&out[n-1]) {
+				out[n-1] = c
+			}
+			continue
+		}
+		out = append(out, c)
+	}
+	s.cands = out
+	// Number placeholders per kind by first appearance of each distinct
+	// value.
+	s.keys = s.keys[:0]
+	var count [numKinds]int
+	for i := range out {
+		c := &out[i]
+		key := canonical(c.kind, text[c.start:c.end])
+		c.num = 0
+		for j := range i {
+			if out[j].kind == c.kind && s.keys[j] == key {
+				c.num = out[j].num
+				break
+			}
+		}
+		if c.num == 0 {
+			count[c.kind]++
+			c.num = count[c.kind]
+		}
+		c.ph = placeholder(c.kind, c.num)
+		s.keys = append(s.keys, key)
+	}
+	for i := range out {
+		c := &out[i]
+		dst = append(dst, guard.Finding{
+			Detector:    c.detector,
+			Category:    guard.LLM02SensitiveInfo,
+			Class:       guard.ClassSensitive,
+			Start:       c.start,
+			End:         c.end,
+			Score:       c.score,
+			Excerpt:     excerpt(text, out, i),
+			Rule:        c.rule,
+			Placeholder: c.ph,
+		})
+	}
+	clear(s.keys)
+	return dst
+}
+
+// Key returns the identity of the sensitive value f reports in text (the
+// string f was found in): two findings of the same detector family with
+// equal keys are the same value written alike or differently (digits of
+// a card with or without spaces, an e-mail address in any case). The
+// scanner uses it to number placeholders across the strings of one JSON
+// document.
+func Key(f guard.Finding, text string) string {
+	if f.Start < 0 || f.End > len(text) || f.Start >= f.End {
+		return ""
+	}
+	k := kindSecret
+	for i, n := range piiNames {
+		if n == f.Detector {
+			k = kind(i)
+		}
+	}
+	return kinds[k].tag + ":" + canonical(k, text[f.Start:f.End])
+}
+
+// canonical is the identity of a value of kind k.
+func canonical(k kind, v string) string {
+	switch k {
+	case kindPhone, kindCard, kindSSN:
+		return keep(v, isDigit)
+	case kindIBAN:
+		return strings.ToUpper(keep(v, isAlnum))
+	case kindEmail, kindIP:
+		return strings.ToLower(v)
+	}
+	return v
+}
+
+// keep returns the bytes of v that ok accepts; v itself when it accepts
+// them all.
+func keep(v string, ok func(byte) bool) string {
+	i := 0
+	for i < len(v) && ok(v[i]) {
+		i++
+	}
+	if i == len(v) {
+		return v
+	}
+	b := make([]byte, 0, len(v))
+	for j := range len(v) {
+		if ok(v[j]) {
+			b = append(b, v[j])
+		}
+	}
+	return string(b)
+}
+
+// excerpt shows where out[i] is, every reported value in view replaced
+// by its placeholder and control characters by spaces; at most
+// excerptMax bytes.
+func excerpt(text string, out []cand, i int) string {
+	c := &out[i]
+	side := max((excerptMax-len(c.ph))/2, 0)
+	ws, we := max(c.start-side, 0), min(c.end+side, len(text))
+	for ws > 0 && !utf8.RuneStart(text[ws]) {
+		ws++
+	}
+	for we < len(text) && !utf8.RuneStart(text[we]) {
+		we--
+	}
+	var b strings.Builder
+	b.Grow(excerptMax + 8)
+	pos := ws
+	for j := range out {
+		g := &out[j]
+		if g.end <= ws || g.start >= we {
+			continue
+		}
+		if g.start > pos {
+			writeClean(&b, text[pos:g.start])
+		}
+		b.WriteString(g.ph)
+		pos = max(pos, g.end)
+	}
+	if pos < we {
+		writeClean(&b, text[pos:we])
+	}
+	e := b.String()
+	if len(e) > excerptMax {
+		n := excerptMax
+		for n > 0 && !utf8.RuneStart(e[n]) {
+			n--
+		}
+		e = e[:n]
+	}
+	return e
+}
+
+func writeClean(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f {
+			c = ' '
+		}
+		b.WriteByte(c)
+	}
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isAlpha(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
+
+// isWord reports whether c continues an identifier or token.
+func isWord(c byte) bool { return isAlnum(c) || c == '_' }

@@ -1,0 +1,285 @@
+package sensitive
+
+import (
+	_ "embed"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/coregx/ahocorasick"
+	"github.com/pelletier/go-toml/v2"
+)
+
+// gitleaksTOML is gitleaks' default rule set (MIT; see LICENSE.gitleaks).
+//
+//go:embed gitleaks.toml
+var gitleaksTOML []byte
+
+// gitleaksRule and gitleaksAllowlist mirror the parts of gitleaks' TOML
+// schema this package uses.
+type gitleaksRule struct {
+	ID          string              `toml:"id"`
+	Regex       string              `toml:"regex"`
+	Entropy     float64             `toml:"entropy"`
+	Keywords    []string            `toml:"keywords"`
+	SecretGroup int                 `toml:"secretGroup"`
+	Path        string              `toml:"path"`
+	Allowlists  []gitleaksAllowlist `toml:"allowlists"`
+}
+
+type gitleaksAllowlist struct {
+	Condition   string   `toml:"condition"`
+	RegexTarget string   `toml:"regexTarget"`
+	Regexes     []string `toml:"regexes"`
+	Stopwords   []string `toml:"stopwords"`
+	Paths       []string `toml:"paths"`
+	Commits     []string `toml:"commits"`
+}
+
+type gitleaksFile struct {
+	Allowlist gitleaksAllowlist `toml:"allowlist"`
+	Rules     []gitleaksRule    `toml:"rules"`
+}
+
+var loadGitleaks = sync.OnceValues(func() (gitleaksFile, error) {
+	var f gitleaksFile
+	if err := toml.Unmarshal(gitleaksTOML, &f); err != nil {
+		return f, fmt.Errorf("sensitive: gitleaks rules: %w", err)
+	}
+	return f, nil
+})
+
+// gitleaksRules returns the embedded rules.
+func gitleaksRules() ([]gitleaksRule, error) {
+	f, err := loadGitleaks()
+	return f.Rules, err
+}
+
+// replacedRules are gitleaks rules this package replaces with its own
+// detectors: "jwt" by secret.jwt (which decodes the header), "private-key"
+// by secret.private-key (which also reports a key whose END line is cut
+// off).
+var replacedRules = map[string]bool{"jwt": true, "private-key": true}
+
+// Allowlist targets, as gitleaks' regexTarget.
+const (
+	targetSecret = iota
+	targetMatch
+	targetLine
+)
+
+// allowlist is a compiled gitleaks allowlist without path or commit
+// conditions (a scanned string has neither).
+type allowlist struct {
+	target int
+	re     *regexp.Regexp
+	stop   *ahocorasick.Automaton // lower-cased stopwords
+	and    bool                   // both re and stop must hold
+}
+
+func (a *allowlist) allowed(secret, match, line string, lowSecret []byte) bool {
+	target := secret
+	switch a.target {
+	case targetMatch:
+		target = match
+	case targetLine:
+		target = line
+	}
+	reOK := a.re != nil && target != "" && a.re.MatchString(target)
+	stopOK := a.stop != nil && len(lowSecret) > 0 && a.stop.IsMatch(lowSecret)
+	if a.and {
+		return (a.re == nil || reOK) && (a.stop == nil || stopOK)
+	}
+	return reOK || stopOK
+}
+
+func compileAllowlist(a gitleaksAllowlist) (*allowlist, error) {
+	if len(a.Paths) > 0 || len(a.Commits) > 0 {
+		if strings.EqualFold(a.Condition, "AND") || (len(a.Regexes) == 0 && len(a.Stopwords) == 0) {
+			// Holds only for some files or commits: never for a
+			// scanned string.
+			return nil, nil
+		}
+	}
+	if len(a.Regexes) == 0 && len(a.Stopwords) == 0 {
+		return nil, nil
+	}
+	al := &allowlist{and: strings.EqualFold(a.Condition, "AND")}
+	switch a.RegexTarget {
+	case "match":
+		al.target = targetMatch
+	case "line":
+		al.target = targetLine
+	}
+	if len(a.Regexes) > 0 {
+		re, err := regexp.Compile("(?:" + strings.Join(a.Regexes, ")|(?:") + ")")
+		if err != nil {
+			return nil, err
+		}
+		al.re = re
+	}
+	if len(a.Stopwords) > 0 {
+		words := make([]string, len(a.Stopwords))
+		for i, w := range a.Stopwords {
+			words[i] = strings.ToLower(w)
+		}
+		ac, err := ahocorasick.NewBuilder().AddStrings(words).Build()
+		if err != nil {
+			return nil, err
+		}
+		al.stop = ac
+	}
+	return al, nil
+}
+
+// secretRule is one compiled gitleaks rule.
+type secretRule struct {
+	id       string
+	detector string // "secret." + id
+	rule     string // "gitleaks:" + id
+	re       *regexp.Regexp
+	entropy  float64
+	group    int
+	allow    []*allowlist
+	score    float64
+	// left and right bound how far a match can reach before the start and
+	// after the end of one of the rule's keywords; right < 0 when the
+	// regex is unbounded (the window then runs to the next blank).
+	left, right int
+	// assign marks rules of gitleaks' "keyword, then an assignment
+	// operator within a few bytes" family: a keyword hit with no
+	// operator after it cannot match.
+	assign bool
+}
+
+// assignOps is the operator group of gitleaks' keyword-assignment rules.
+const assignOps = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+
+// compileGitleaks compiles the embedded rules, leaving out the disabled
+// ones, those bound to file paths and those this package replaces.
+func compileGitleaks(cfg Config) (rules []secretRule, global []*allowlist, err error) {
+	f, err := loadGitleaks()
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := compileAllowlist(f.Allowlist)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sensitive: gitleaks global allowlist: %w", err)
+	}
+	if g != nil {
+		global = append(global, g)
+	}
+	for _, r := range f.Rules {
+		name := "secret." + r.ID
+		if r.Regex == "" || r.Path != "" || len(r.Keywords) == 0 || replacedRules[r.ID] || !cfg.enabled(name) {
+			continue
+		}
+		re, err := regexp.Compile(r.Regex)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sensitive: gitleaks rule %s: %w", r.ID, err)
+		}
+		sr := secretRule{id: r.ID, detector: name, rule: "gitleaks:" + r.ID, re: re, entropy: r.Entropy, group: r.SecretGroup, score: 0.9}
+		if strings.HasPrefix(r.ID, "generic") {
+			sr.score = 0.7
+		}
+		for _, a := range r.Allowlists {
+			al, err := compileAllowlist(a)
+			if err != nil {
+				return nil, nil, fmt.Errorf("sensitive: gitleaks rule %s allowlist: %w", r.ID, err)
+			}
+			if al != nil {
+				sr.allow = append(sr.allow, al)
+			}
+		}
+		sr.left, sr.right = windowOf(r.Regex)
+		sr.assign = strings.Contains(r.Regex, assignOps)
+		rules = append(rules, sr)
+	}
+	return rules, global, nil
+}
+
+// Window bounds for rules whose matches are unbounded or very long.
+const (
+	maxLeft  = 80
+	maxRight = 256
+)
+
+// windowOf returns how far before and after a keyword a match of the
+// regex can reach: its longest match in bytes, or maxLeft and -1 when it
+// is unbounded or longer than maxRight.
+func windowOf(expr string) (left, right int) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return maxLeft, -1
+	}
+	n := maxMatchLen(re.Simplify())
+	if n < 0 || n > maxRight {
+		return maxLeft, -1
+	}
+	return min(n, maxLeft), n
+}
+
+// maxMatchLen is the longest match of re in bytes, or -1 if unbounded.
+func maxMatchLen(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText,
+		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpNoMatch:
+		return 0
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			n += utf8.RuneLen(r)
+			if re.Flags&syntax.FoldCase != 0 {
+				n += 2 // a folded rune can be longer (k, K: U+212A)
+			}
+		}
+		return n
+	case syntax.OpCharClass:
+		hi := rune(0)
+		for i := 1; i < len(re.Rune); i += 2 {
+			hi = max(hi, re.Rune[i])
+		}
+		return max(utf8.RuneLen(min(hi, utf8.MaxRune)), 1)
+	case syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return utf8.UTFMax
+	case syntax.OpCapture:
+		return maxMatchLen(re.Sub[0])
+	case syntax.OpStar, syntax.OpPlus:
+		return -1
+	case syntax.OpQuest:
+		return maxMatchLen(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Max < 0 {
+			return -1
+		}
+		n := maxMatchLen(re.Sub[0])
+		if n < 0 {
+			return -1
+		}
+		return n * re.Max
+	case syntax.OpConcat:
+		t := 0
+		for _, s := range re.Sub {
+			n := maxMatchLen(s)
+			if n < 0 {
+				return -1
+			}
+			t += n
+		}
+		return t
+	case syntax.OpAlternate:
+		t := 0
+		for _, s := range re.Sub {
+			n := maxMatchLen(s)
+			if n < 0 {
+				return -1
+			}
+			t = max(t, n)
+		}
+		return t
+	}
+	return -1
+}
