@@ -51,8 +51,12 @@ type Detector struct {
 	pats   []pattern
 	maxLen int
 	rules  []rule
+	model  *model // nil when off
 	pool   sync.Pool
 }
+
+// embedded is the classifier's weights, decoded once.
+var embedded = sync.OnceValues(func() (*model, bool) { return loadModel(modelBin) })
 
 var _ guard.Detector = (*Detector)(nil)
 
@@ -113,6 +117,11 @@ func New(cfg Config) (*Detector, error) {
 		return nil, fmt.Errorf("injection: build automaton: %w", err)
 	}
 	d.ac = ac
+	if cfg.ModelThreshold > 0 {
+		if m, ok := embedded(); ok {
+			d.model = m
+		}
+	}
 	d.pool.New = func() any { return new(scratch) }
 	return d, nil
 }
@@ -182,11 +191,23 @@ func (d *Detector) Detect(dst []guard.Finding, text string, norm *guard.Normaliz
 		zj += familyInfo[f].jailbrk * e[f]
 	}
 	si, sj := sigmoid(zi), sigmoid(zj)
+	n := len(dst)
 	if si >= d.cfg.Threshold {
 		dst = append(dst, d.finding(s, &e, true, si, text, folded, offsets, decoded))
 	}
 	if sj >= d.cfg.JailbreakThreshold {
 		dst = append(dst, d.finding(s, &e, false, sj, text, folded, offsets, decoded))
+	}
+	if len(dst) == n && d.model != nil && max(zi, zj) >= float64(biasInjection)+modelGate {
+		if p := sigmoid(d.model.logit(folded)); p >= d.cfg.ModelThreshold {
+			f := d.finding(s, &e, zi >= zj, p, text, folded, offsets, decoded)
+			if f.Rule == "" {
+				f.Rule = "classifier"
+			} else {
+				f.Rule = "classifier+" + f.Rule
+			}
+			dst = append(dst, f)
+		}
 	}
 	return dst
 }

@@ -43,6 +43,22 @@
 // the indirect-injection, exfiltration and tool-call families weigh 1.3
 // times as much.
 //
+// # Second stage
+//
+// Texts where some family fired but the score stayed below the threshold
+// go to an embedded logistic-regression classifier over hashed byte
+// 4-grams, words and word pairs of the folded text (classifier.go,
+// model.bin, 512 KiB). It reports a text when its probability reaches
+// Config.ModelThreshold (0.85); the finding's Rule then starts with
+// "classifier". It was trained on the development set less a held-out
+// fifth (testdata/TRAINING.md) by
+//
+//	go test ./guard/injection -run TestTrain -train
+//
+// which also logs its 5-fold cross-validated figures. It only sees texts
+// the rules found suspicious: asked about everything it also flagged
+// plain questions in languages whose only examples were attacks.
+//
 // A finding's Rule lists the families that fired, strongest first
 // ("override+system_prompt"); Start and End are the strongest evidence in
 // the original text, or the encoded run it was decoded from.
@@ -53,7 +69,8 @@
 // languages and obfuscations the normalizer folds, and misses attacks
 // that look like ordinary requests (a question planted in an e-mail, a
 // polite request for a password, persuasion). Those need the text's
-// context; the optional second-stage classifier is the place for them.
+// context; the classifier recovers some of them, on data like its
+// training data.
 //
 // Work per string is linear in its length: one automaton pass over at
 // most 16 KiB at a time, at most 64 occurrences kept per concept and

@@ -1,12 +1,9 @@
 package injection
 
-import "strings"
+import "github.com/subzero-gateway/subzero/guard"
 
-// fold puts a lexicon term (or, when no normalized form is given, a text)
-// in the form of guard.Normalized.Folded.
-//
-// TODO(injection): call the guard's normalizer once it lands; until then
-// lower case with collapsed white space stands in for it.
-func fold(s string) string {
-	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
-}
+// fold puts a lexicon term (or, when Detect gets no normalized form, a
+// text) in the form of guard.Normalized.Folded, with the guard's own
+// normalizer, so that a term and the text it should match go through the
+// same steps.
+func fold(s string) string { return guard.Fold(s) }

@@ -2,7 +2,5 @@ package injection
 
 import "github.com/subzero-gateway/subzero/guard"
 
-// normalize stands in for guard.Normalize until it lands.
-func normalize(text string) *guard.Normalized {
-	return &guard.Normalized{Folded: fold(text)}
-}
+// normalize is the scanner's normalization pass.
+func normalize(text string) *guard.Normalized { return guard.Normalize(text) }
