@@ -91,8 +91,8 @@ func (g *Guard) Scan(ctx context.Context, in Input) (Verdict, error) {
 	}
 	st := g.pool.Get().(*scanState)
 	defer st.release()
-	st.ctx, st.in = ctx, &in
-	st.layers = g.policy.layers(&in.Meta, &st.layerBuf)
+	st.ctx, st.in = ctx, in
+	st.layers = g.policy.layers(&st.in.Meta, &st.layerBuf)
 	if in.JSON != nil {
 		if err := st.walker.walk(in.JSON, g.maxDepth, st); err != nil {
 			return Verdict{}, err
@@ -107,7 +107,7 @@ func (g *Guard) Scan(ctx context.Context, in Input) (Verdict, error) {
 type scanState struct {
 	g        *Guard
 	ctx      context.Context
-	in       *Input
+	in       Input
 	layers   []map[string]DirectionRules
 	layerBuf [4]map[string]DirectionRules
 	walker   jsonWalker
@@ -147,7 +147,7 @@ func (st *scanState) release() {
 	clear(st.kinds)
 	clear(st.placeholders)
 	st.action, st.strings = "", 0
-	st.ctx, st.in, st.nd = nil, nil, Normalized{}
+	st.ctx, st.in, st.nd = nil, Input{}, Normalized{}
 	st.walker.data = nil
 	st.g.pool.Put(st)
 }

@@ -447,6 +447,17 @@ func excerpt(text string, out []cand, i int) string {
 		writeClean(&b, text[pos:we])
 	}
 	e := b.String()
+	// The same value may be written again in view where it was not
+	// reported (other context): mask every copy of a reported value.
+	for j := range out {
+		g := &out[j]
+		if g.end-g.start < 4 || !firstOfValue(out, j) {
+			continue
+		}
+		if v := text[g.start:g.end]; strings.Contains(e, v) {
+			e = strings.ReplaceAll(e, v, g.ph)
+		}
+	}
 	if len(e) > excerptMax {
 		n := excerptMax
 		for n > 0 && !utf8.RuneStart(e[n]) {
@@ -455,6 +466,16 @@ func excerpt(text string, out []cand, i int) string {
 		e = e[:n]
 	}
 	return e
+}
+
+// firstOfValue reports whether out[j] is the first finding of its value.
+func firstOfValue(out []cand, j int) bool {
+	for i := range j {
+		if out[i].kind == out[j].kind && out[i].num == out[j].num {
+			return false
+		}
+	}
+	return true
 }
 
 func writeClean(b *strings.Builder, s string) {

@@ -88,12 +88,15 @@ func (a *allowlist) allowed(secret, match, line string, lowSecret []byte) bool {
 	case targetLine:
 		target = line
 	}
-	reOK := a.re != nil && target != "" && a.re.MatchString(target)
 	stopOK := a.stop != nil && len(lowSecret) > 0 && a.stop.IsMatch(lowSecret)
+	if !a.and && stopOK {
+		return true
+	}
+	reOK := a.re != nil && target != "" && a.re.MatchString(target)
 	if a.and {
 		return (a.re == nil || reOK) && (a.stop == nil || stopOK)
 	}
-	return reOK || stopOK
+	return reOK
 }
 
 func compileAllowlist(a gitleaksAllowlist) (*allowlist, error) {

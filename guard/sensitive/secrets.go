@@ -217,12 +217,15 @@ func anyAllowed(as []*allowlist, secret, match, line string, low []byte) bool {
 	return false
 }
 
-// lineOf returns the lines of text that span [i, j).
+// lineOf returns the lines of text that span [i, j), at most 256 bytes
+// on either side (gitleaks' line allowlists look at the statement around
+// a match; a minified file is one long line).
 func lineOf(text string, i, j int) string {
-	a := strings.LastIndexByte(text[:i], '\n') + 1
-	b := strings.IndexByte(text[j:], '\n')
+	lo, hi := max(i-256, 0), min(j+256, len(text))
+	a := lo + strings.LastIndexByte(text[lo:i], '\n') + 1
+	b := strings.IndexByte(text[j:hi], '\n')
 	if b < 0 {
-		return text[a:]
+		return text[a:hi]
 	}
 	return text[a : j+b]
 }
