@@ -589,10 +589,13 @@ func (n *Normalizer) rot13Runs(text string, os, oe int, chain string, depth, bud
 }
 
 // rot13Stretch decodes text[start:end], a stretch of words none of which
-// is common English, if at least two of them and 30% become common
-// English words once rotated.
+// is common, if at least two of its words of three letters or more, and
+// 30% of them, become common words once rotated.
 func (n *Normalizer) rot13Stretch(text string, start, end, words, os, oe int, chain string, depth, budget int) int {
-	hits := 0
+	// Words of one or two letters rotate into common words too often
+	// ("ng" into "at"): only longer words count, on both sides of the
+	// ratio.
+	long, hits := 0, 0
 	for i := start; i < end; {
 		if class[text[i]]&clLetter == 0 {
 			i++
@@ -604,12 +607,15 @@ func (n *Normalizer) rot13Stretch(text string, start, end, words, os, oe int, ch
 			h = (h ^ uint32(rot13(text[j]|0x20))) * fnvPrime
 			j++
 		}
-		if j-i >= 2 && commonWord(h) {
-			hits++
+		if j-i >= 3 {
+			long++
+			if commonWord(h) {
+				hits++
+			}
 		}
 		i = j
 	}
-	if hits < 2 || hits*10 < words*3 {
+	if hits < 2 || hits*10 < long*3 {
 		return budget
 	}
 	at := len(n.arena)

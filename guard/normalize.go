@@ -3,6 +3,7 @@ package guard
 import (
 	"slices"
 	"sort"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -628,6 +629,7 @@ func (n *Normalizer) spacing() {
 	gaps := n.gaps[:0]
 	w := 0 // write index; w <= i
 	runStart, runN, runLetters := -1, 0, 0
+	tokens, leets := 0, 0
 
 	closeRun := func() {
 		if runN >= 3 && runLetters >= 2 {
@@ -651,7 +653,7 @@ func (n *Normalizer) spacing() {
 				b[k2], off[k2] = b[k], off[k]
 				k2++
 			}
-			leet(b[runStart:k2])
+			leets += leet(b[runStart:k2])
 			w = k2
 		}
 		runStart, runN, runLetters = -1, 0, 0
@@ -671,7 +673,8 @@ func (n *Normalizer) spacing() {
 		}
 		single := false
 		if c := b[i]; j-i == 1 {
-			single = isLetterByte(c) || leetByte(rune(c))
+			// letters, and punctuation inside spaced words ("y o u ' r e")
+			single = isLetterByte(c) || leetByte(rune(c)) || runN > 0 && strings.IndexByte(".,'!?:;-", c) >= 0
 		} else if c >= utf8.RuneSelf && j-i <= utf8.UTFMax {
 			r, size := utf8.DecodeRune(b[i:j])
 			single = size == j-i && unicode.IsLetter(r)
@@ -716,7 +719,8 @@ func (n *Normalizer) spacing() {
 			copy(off[w:], off[i:j])
 			w += j - i
 		}
-		leet(b[t:w])
+		leets += leet(b[t:w])
+		tokens++
 		gap = 0
 		i = j
 	}
@@ -724,6 +728,10 @@ func (n *Normalizer) spacing() {
 		closeRun()
 	}
 	n.a, n.ao, n.gaps = b[:w], off[:w], gaps
+	// Mostly leetspeak: fold the words the cautious rule left.
+	if leets >= 2 && leets*3 >= tokens {
+		leetText(n.a)
+	}
 }
 
 // spacedToken reports whether tok is four or more single letters joined
@@ -778,7 +786,7 @@ func leetByte(r rune) bool {
 // word has a letter reading and either one sits between letters or the
 // word has four letters or more. So numbers ("2024", "$100"), versions
 // and units ("mp3", "4th", "ipv4", "sha256") stay as they are.
-func leet(b []byte) {
+func leet(b []byte) (folded int) {
 	for i := 0; i < len(b); {
 		if !wordByte(b[i]) {
 			i++
@@ -802,6 +810,7 @@ func leet(b []byte) {
 			j++
 		}
 		if !other && leets > 0 && (inner || letters >= 4 || letters >= 2 && leets == 1 && !ordinal(b[i:j])) {
+			folded++
 			for k := i; k < j; k++ {
 				if c := b[k]; c < 'a' || c > 'z' {
 					var run int
@@ -811,6 +820,43 @@ func leet(b []byte) {
 						if k+1 < j && b[k+1] == '1' || k > i && b[k-1] == 'l' {
 							run = 2
 						}
+					}
+					b[k] = leetOf(c, run)
+				}
+			}
+		}
+		i = j
+	}
+	return folded
+}
+
+// leetText folds every word of b (ASCII letters, digits, @ and $) whose
+// digits all have a letter reading, short all-digit words included
+// ("7h3", "15", "70"): for text that is mostly leetspeak, where
+// [leet]'s caution would leave half the words as numbers.
+func leetText(b []byte) {
+	for i := 0; i < len(b); {
+		if !wordByte(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		letters, other := 0, false
+		for j < len(b) && wordByte(b[j]) {
+			c := b[j]
+			if 'a' <= c && c <= 'z' {
+				letters++
+			} else if leetOf(c, 0) == 0 {
+				other = true
+			}
+			j++
+		}
+		if !other && (letters > 0 || j-i <= 3) {
+			for k := i; k < j; k++ {
+				if c := b[k]; c < 'a' || c > 'z' {
+					run := 1
+					if k+1 < j && b[k+1] == '1' || k > i && b[k-1] == 'l' {
+						run = 2
 					}
 					b[k] = leetOf(c, run)
 				}

@@ -7,8 +7,9 @@ const (
 )
 
 // commonWords are frequent English words (function words, common verbs
-// and nouns, and the words of instructions to a model). The rot13 decoder
-// uses them to tell rotated English from other text.
+// and nouns, and the words of instructions to a model) and function
+// words of five other European languages. The rot13 decoder uses them to
+// tell rotated text from other text.
 var commonWords = [...]string{
 	"the", "be", "to", "of", "and", "in", "that", "have", "it", "for", "not", "on", "with",
 	"he", "as", "you", "do", "at", "this", "but", "his", "by", "from", "they", "we", "say",
@@ -34,6 +35,13 @@ var commonWords = [...]string{
 	"name", "home", "water", "word", "words", "long", "little", "great", "old", "big", "high",
 	"different", "small", "large", "important", "right", "left", "true", "false", "free",
 	"mode", "act", "pretend", "role", "access", "admin", "code", "execute", "command",
+	// Function words of the other languages the injection phrase sets
+	// cover (Spanish, Portuguese, French, Italian, German).
+	"el", "la", "los", "las", "que", "en", "es", "por", "para", "con", "una", "del", "como",
+	"os", "um", "uma", "nao", "mais", "le", "les", "est", "et", "des", "une", "pour", "dans",
+	"vous", "pas", "il", "che", "di", "per", "sono", "der", "die", "das", "und", "ist",
+	"nicht", "mit", "ein", "eine", "zu", "den", "sie", "ich", "du", "alle", "passwort",
+	"contrasena", "senha", "mot", "passe", "ignora", "ignorez", "ignoriere",
 }
 
 // commonTable is an open-addressing set of the words' hashes.
