@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/broker"
+	"github.com/subzero-gateway/subzero/delegation"
 	"github.com/subzero-gateway/subzero/delegation/rebac"
 	"github.com/subzero-gateway/subzero/internal/redistest"
 	"github.com/subzero-gateway/subzero/store/bolt"
@@ -237,5 +240,93 @@ func TestAuthzAcrossNodes(t *testing.T) {
 			t.Fatalf("node b still allows %v after node a deleted the tuple", time.Since(deleted))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAuthzEngines configures all three engines from the node's config and
+// asks the decision point: ReBAC grants, then a CEL rule or a Rego policy
+// can still deny; a Rego file that does not compile stops the node.
+func TestAuthzEngines(t *testing.T) {
+	dir := t.TempDir()
+	policy := `package subzero.authz
+
+default allow := true
+
+deny contains "no deletes on fridays" if {
+	input.action == "remover"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "policy.rego"), []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`authz:
+  abac:
+    rules:
+      - name: no-high-risk
+        effect: deny
+        when: request.risk.level == "high"
+        reason: high-risk calls are refused
+  rego:
+    dir: %s
+`, dir)
+	n := startNode(t, nodeOptions{yaml: yaml})
+	a, ctx := n.srv.Authz(), t.Context()
+	const model = `model
+  schema 1.1
+type user
+type document
+  relations
+    define viewer: [user]
+    define remover: [user]
+`
+	if _, err := a.WriteModel(ctx, []byte(model)); err != nil {
+		t.Fatal(err)
+	}
+	grants := []rebac.Tuple{
+		{User: "user:anne", Relation: "viewer", Object: "document:plan"},
+		{User: "user:anne", Relation: "remover", Object: "document:plan"},
+	}
+	if _, err := a.WriteTuples(ctx, grants, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		req     delegation.Request
+		allowed bool
+		engine  string
+	}{
+		{"rebac grants, rules agree", delegation.Request{Subject: delegation.Subject{ID: "anne"}, Action: "viewer", Resource: "document:plan"}, true, ""},
+		{"no tuple", delegation.Request{Subject: delegation.Subject{ID: "bob"}, Action: "viewer", Resource: "document:plan"}, false, delegation.EngineReBAC},
+		{"cel rule denies", delegation.Request{Subject: delegation.Subject{ID: "anne"}, Action: "viewer", Resource: "document:plan", Risk: delegation.Risk{Level: "high"}}, false, delegation.EngineABAC},
+		{"rego denies", delegation.Request{Subject: delegation.Subject{ID: "anne"}, Action: "remover", Resource: "document:plan"}, false, delegation.EngineRego},
+	} {
+		d, err := a.Decide(ctx, tc.req)
+		if err != nil || d.Allowed != tc.allowed || d.Engine != tc.engine {
+			t.Errorf("%s: %+v %v; want allowed=%v engine=%q", tc.name, d, err, tc.allowed, tc.engine)
+		}
+	}
+}
+
+// TestAuthzBadPolicy: a Rego file that does not compile, or a CEL rule
+// that does not type-check, is refused at start with its file and line or
+// its key.
+func TestAuthzBadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "broken.rego"), []byte("package subzero.authz\n\nallow if {\n  input.x ==\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(t.TempDir(), "subzero.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("authz:\n  rego:\n    dir: %s\n", dir)), 0o600)
+	cfg, err := broker.LoadConfig(cfgFile, nil, broker.Flags{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = broker.New(t.Context(), cfg, slog.New(slog.DiscardHandler), nil, "test")
+	if err == nil || !strings.Contains(err.Error(), "broken.rego:") {
+		t.Errorf("node with a broken Rego file: %v; want an error naming broken.rego and its line", err)
+	}
+	os.WriteFile(cfgFile, []byte("authz:\n  abac:\n    rules:\n      - {name: r, effect: deny, when: 'request.tol == \"x\"'}\n"), 0o600)
+	if _, err := broker.LoadConfig(cfgFile, nil, broker.Flags{}); err == nil || !strings.Contains(err.Error(), "authz.abac.rules[0].when") {
+		t.Errorf("config with a CEL rule naming an undefined field: %v; want an error naming authz.abac.rules[0].when", err)
 	}
 }
