@@ -64,62 +64,62 @@ type summary struct {
 // word by word. A rotated sentence inside a long English text can stay
 // under that bar: the price of not hashing every word of every text.
 func summarize(text string) (s summary) {
-	b64Run, hexRun := 0, 0
-	var eToI, rToV int
+	// Branch-free counting: the only branch taken per byte is the loop's.
+	var b64Run, hexRun, maxB64, maxHex, eToI, rToV int
+	pairs := false
 	for i := 0; i < len(text); i++ {
-		c := text[i]
-		cl := class[c]
-		rc := rotClass[c]
-		eToI += int(rc & 1)
-		rToV += int(rc >> 1)
-		if cl&clB64 != 0 {
-			b64Run++
-			if cl&clHex != 0 {
-				hexRun++
-				continue
-			}
-		} else {
-			if b64Run >= minBase64 {
-				s.base64 = true
-			}
-			b64Run = 0
-			switch c {
-			case '%':
-				s.url = true
-			case '\\':
-				if i+1 < len(text) && text[i+1]|0x20 == 'x' {
-					s.hex = true
-				}
-			case ' ', ':', ',', '-':
-				if hexRun == 2 && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]) {
-					s.hex = true
-				}
-			}
+		k := sumClass[text[i]]
+		eToI += int(k >> 6 & 1)
+		rToV += int(k >> 7)
+		// "69 67 ...": a pair of hex digits, a separator, a pair;
+		// printable ASCII in hex starts every pair with a digit.
+		if b2i(hexRun == 2)&int(k>>5&1) != 0 && i+2 < len(text) && isDigit(text[i-2]) && isDigit(text[i+1]) && isHex(text[i+2]) {
+			pairs = true
 		}
-		if hexRun >= minHex || hexRun == 1 && c|0x20 == 'x' && text[i-1] == '0' {
-			s.hex = true
-		}
-		hexRun = 0
+		b64Run = (b64Run + 1) & -int(k&clB64)
+		hexRun = (hexRun + 1) & -int(k>>1&1)
+		maxB64 = max(maxB64, b64Run)
+		maxHex = max(maxHex, hexRun)
 	}
-	if b64Run >= minBase64 {
-		s.base64 = true
-	}
-	if hexRun >= minHex {
-		s.hex = true
-	}
+	s.base64 = maxB64 >= minBase64
+	s.hex = maxHex >= minHex || pairs ||
+		strings.Contains(text, "\\x") || strings.Contains(text, "0x") || strings.Contains(text, "0X") || strings.Contains(text, "\\X")
+	s.url = strings.IndexByte(text, '%') >= 0
 	s.rot13 = eToI+rToV >= 8 && rToV*3 >= eToI
 	return
 }
 
-var rotClass = func() (t [256]uint8) {
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sumClass is class (clB64 must be 1, clHex 2) plus sumSeparator for
+// the separators of hex pairs and, in the top two bits, the rot13 letter
+// groups (e, t, o, i and their images r, g, b, v).
+const sumSeparator = 1 << 5
+
+var sumClass = func() (t [256]uint8) {
+	for c := range t {
+		t[c] = class[c]
+	}
+	for _, c := range " :,-" {
+		t[c] |= sumSeparator
+	}
 	for _, c := range "etoiETOI" {
-		t[c] = 1
+		t[c] |= 1 << 6
 	}
 	for _, c := range "rgbvRGBV" {
-		t[c] = 2
+		t[c] |= 1 << 7
 	}
 	return
 }()
+
+
 
 // emit records one payload: raw is the decoded text, already in n.arena
 // (as arena[rawStart:]), s and e its run in text. It folds the payload,
@@ -350,31 +350,44 @@ func isHex(c byte) bool { return class[c]&clHex != 0 }
 // ("69 67 6e 6f 72 65", "69:67:..."). A run must hold a letter a-f, so
 // that digit strings (card and phone numbers) are never read as hex.
 func (n *Normalizer) hexRuns(text string, os, oe int, chain string, depth, budget int) int {
-	for i := 0; i < len(text); i++ {
+	for i := 0; i < len(text); {
 		c := text[i]
-		if class[c]&clHex == 0 && c != '\\' || i > 0 && b64Byte(text[i-1]) && c != '\\' {
-			continue // not at the start of a word
+		if c == '\\' {
+			if len(text)-i > 4 && text[i+1]|0x20 == 'x' {
+				if e, at := n.hexSeq(text, i); e > i {
+					budget = n.emit("hex", at, i, e, os, oe, chain, depth, budget)
+					i = e
+					continue
+				}
+			}
+			i++
+			continue
 		}
-		// Cheap checks before decoding: a long run, a prefix, or a
-		// pair followed by a separator and another pair.
+		if class[c]&clB64 == 0 {
+			i++
+			continue
+		}
+		// A word: check its start, then skip it. Cheap checks before
+		// decoding: a long run, a prefix, or a pair followed by a
+		// separator and another pair.
 		j := i
 		for j < len(text) && class[text[j]]&clHex != 0 {
 			j++
 		}
 		cand := j-i >= minHex ||
-			j-i >= 1 && len(text)-i > 4 && (text[i] == '\\' || text[i] == '0') && text[i+1]|0x20 == 'x' ||
-			c == '\\' && len(text)-i > 4 && text[i+1]|0x20 == 'x' ||
-			j-i == 2 && len(text)-j > 2 && (text[j] == ' ' || text[j] == ':' || text[j] == ',' || text[j] == '-') && isHex(text[j+1]) && isHex(text[j+2])
-		if !cand {
-			if j > i {
-				i = j - 1
+			c == '0' && len(text)-i > 4 && text[i+1]|0x20 == 'x' ||
+			j-i == 2 && isDigit(c) && len(text)-j > 2 && (text[j] == ' ' || text[j] == ':' || text[j] == ',' || text[j] == '-') && isDigit(text[j+1]) && isHex(text[j+2])
+		if cand {
+			if e, at := n.hexSeq(text, i); e > i {
+				budget = n.emit("hex", at, i, e, os, oe, chain, depth, budget)
+				i = e
+				continue
 			}
-			continue
 		}
-		if e, at := n.hexSeq(text, i); e > i {
-			budget = n.emit("hex", at, i, e, os, oe, chain, depth, budget)
-			i = e - 1
+		for j < len(text) && class[text[j]]&clB64 != 0 {
+			j++
 		}
+		i = j
 	}
 	return budget
 }

@@ -466,6 +466,26 @@ func (n *Normalizer) scripts() {
 	in, ino := n.a, n.ao
 	out, off := n.b[:0], n.bo[:0]
 	for i := 0; i < len(in); {
+		if in[i] < utf8.RuneSelf {
+			// A run of ASCII is copied in bulk, up to a word that
+			// goes on in another script.
+			j := i + 1
+			for j < len(in) && in[j] < utf8.RuneSelf {
+				j++
+			}
+			k := j
+			if j < len(in) {
+				for k > i && isLetterByte(in[k-1]) {
+					k--
+				}
+			}
+			out = append(out, in[i:k]...)
+			off = append(off, ino[i:k]...)
+			if k > i {
+				i = k
+				continue
+			}
+		}
 		r, size := utf8.DecodeRune(in[i:])
 		if r >= utf8.RuneSelf && caseless(r) {
 			// A run of CJK: copied as is.
@@ -668,9 +688,12 @@ func (n *Normalizer) spacing() {
 			continue
 		}
 		j := i + 1
+		var lf uint8 // some byte may be leetspeak
 		for j < len(b) && b[j] != ' ' {
+			lf |= leetTab[b[j]]
 			j++
 		}
+		lf |= leetTab[b[i]]
 		single := false
 		if c := b[i]; j-i == 1 {
 			// letters, and punctuation inside spaced words ("y o u ' r e")
@@ -702,7 +725,8 @@ func (n *Normalizer) spacing() {
 			continue
 		}
 		t := w
-		if sep := spacedToken(b[i:j]); sep > 0 {
+		if j-i >= 7 && spacedToken(b[i:j]) > 0 {
+			sep := 1
 			// keep every other rune
 			for k := i; k < j; {
 				_, size := utf8.DecodeRune(b[k:j])
@@ -715,11 +739,21 @@ func (n *Normalizer) spacing() {
 				}
 			}
 		} else {
-			copy(b[w:], b[i:j])
-			copy(off[w:], off[i:j])
+			if w != i {
+				if j-i < 16 {
+					for k := i; k < j; k++ {
+						b[w+k-i], off[w+k-i] = b[k], off[k]
+					}
+				} else {
+					copy(b[w:], b[i:j])
+					copy(off[w:], off[i:j])
+				}
+			}
 			w += j - i
 		}
-		leets += leet(b[t:w])
+		if lf != 0 {
+			leets += leet(b[t:w])
+		}
 		tokens++
 		gap = 0
 		i = j
@@ -883,6 +917,14 @@ func ordinal(w []byte) bool {
 	}
 	return false
 }
+
+// leetTab marks the bytes leet may change.
+var leetTab = func() (t [256]uint8) {
+	for _, c := range "0123456789@$" {
+		t[c] = 1
+	}
+	return
+}()
 
 func wordByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '@' || c == '$'
