@@ -134,6 +134,12 @@ type Normalized struct {
 	// Folded is NFKC-normalized, lower-cased, with confusables mapped to
 	// their ASCII skeleton, zero-width and bidi controls removed, leetspeak
 	// and letter spacing ("i g n o r e") folded, whitespace collapsed.
+	//
+	// Confusables are mapped per word: a word whose non-ASCII letters all
+	// have an ASCII look-alike is written in ASCII ("іgnоrе" with Cyrillic
+	// і, о, е); in a word that is mostly Cyrillic or Greek, ASCII
+	// look-alikes are written in that script instead. Compare Folded with
+	// phrases folded the same way ([Fold]), never with raw phrases.
 	Folded string
 	// Decoded are payloads found encoded in the text (base64, hex, URL
 	// encoding, rot13), decoded (recursively, bounded) and folded like
@@ -142,11 +148,22 @@ type Normalized struct {
 	// Invisible counts the zero-width, bidi-control and tag characters
 	// removed; Offsets maps Folded byte offsets back to the original text
 	// (may be nil when the text was already folded).
+	//
+	// Offsets[i] is the byte offset in the original text of the character
+	// Folded[i] comes from, and Offsets[len(Folded)] is len(text); use
+	// [Normalized.Span] to map a span. Invisible does not count a byte
+	// order mark at the start, nor joiners and variation selectors inside
+	// emoji and scripts that need them.
 	Invisible int
 	Offsets   []int32
 }
 
 // Decoded is one decoded payload.
+//
+// Payloads inside payloads carry the chain of encodings, outermost first,
+// joined by "+" ("base64+hex"), and the span of the outermost run. Text
+// smuggled in Unicode tag characters or variation selectors is decoded
+// too ("tags", "variation_selectors").
 type Decoded struct {
 	Encoding string // "base64", "hex", "url", "rot13"
 	Start    int    // byte span of the encoded run in the original text
