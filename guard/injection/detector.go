@@ -52,6 +52,7 @@ type Detector struct {
 	maxLen int
 	rules  []rule
 	model  *model // nil when off
+	off    [numFamilies]bool
 	pool   sync.Pool
 }
 
@@ -71,7 +72,7 @@ func New(cfg Config) (*Detector, error) {
 		f, _ := familyByName(name)
 		off[f] = true
 	}
-	d := &Detector{cfg: cfg}
+	d := &Detector{cfg: cfg, off: off}
 	for _, r := range rules {
 		if !off[r.fam] {
 			d.rules = append(d.rules, r)
@@ -145,6 +146,10 @@ type scratch struct {
 	buf []byte
 	byC [numConcepts][]span
 	ev  [numFamilies]evidence
+	// text and offsets are Detect's arguments, for the structural
+	// signals that read line breaks; cleared before the scratch is pooled.
+	text    string
+	offsets []int32
 }
 
 // Detect scores text and appends an "injection" finding, a "jailbreak"
@@ -159,8 +164,12 @@ func (d *Detector) Detect(dst []guard.Finding, text string, norm *guard.Normaliz
 		folded = fold(text)
 	}
 	s := d.pool.Get().(*scratch)
-	defer d.pool.Put(s)
 	s.ev = [numFamilies]evidence{}
+	s.text, s.offsets = text, offsets
+	defer func() {
+		s.text, s.offsets = "", nil
+		d.pool.Put(s)
+	}()
 
 	d.scan(s, folded, 0)
 	for i := range decoded {
@@ -184,7 +193,7 @@ func (d *Detector) Detect(dst []guard.Finding, text string, norm *guard.Normaliz
 			continue
 		}
 		e[f] = ev.w * (1 + repeatBonus*float64(min(ev.n-1, repeatCap)))
-		if tool && (f == int(fIndirect) || f == int(fExfiltration) || f == int(fToolCall)) {
+		if tool && (f == int(fIndirect) || f == int(fExfiltration) || f == int(fToolCall) || f == int(fPlantedTask)) {
 			e[f] *= 1.3
 		}
 		zi += familyInfo[f].inj * e[f]
@@ -253,6 +262,9 @@ func (d *Detector) scan(s *scratch, text string, src int) {
 	}
 	for c := range s.byC {
 		slices.SortFunc(s.byC[c], func(a, b span) int { return int(a.start - b.start) })
+	}
+	if src == 0 && !d.off[fPlantedTask] {
+		d.plantedTask(s, text)
 	}
 	for _, r := range d.rules {
 		var n int
@@ -324,7 +336,12 @@ func sentenceBreak(text string, from, to int32) bool {
 	}
 	for i := from; i < to; i++ {
 		switch text[i] {
-		case '.', '!', '?', '\n':
+		case '.':
+			// not inside a word: "www.example.com", "3.5", "e.g"
+			if i == 0 || int(i+1) >= len(text) || !isASCIIWord(text[i-1]) || !isASCIIWord(text[i+1]) {
+				return true
+			}
+		case '!', '?', '\n':
 			return true
 		case 0xe3: // "。" U+3002 is e3 80 82
 			if i+2 < to && text[i+1] == 0x80 && text[i+2] == 0x82 {

@@ -65,6 +65,8 @@ const (
 	cCodeInject                   // the following code snippet, this code excerpt
 	cYourWork                     // your solution, your implementation, your code
 	cDangerWeak                   // dual-use calls: subprocess, screenshots, packet capture
+	cDocMark                      // e-mail and document furniture: "subject:", "best regards", "unsubscribe"
+	cGreeting                     // a letter's salutation: "dear", "hi", "hello"
 	numConcepts
 )
 
@@ -491,4 +493,8 @@ var lexicon = []struct {
 	{c: cRole, terms: "berpura-puralah|bertindaklah sebagai|berlakulah sebagai"},
 	{c: cUnrestrict, terms: "tanpa batas|tanpa batasan apa pun|tidak terbatas"},
 	{c: cAuthority, terms: "saya adalah pengembang anda|saya pengembangmu|saya pencipta anda"},
+
+	// ---- tasks planted in documents (plant.go) ----------------------------
+	{c: cDocMark, terms: "subject:|from:|to:|cc:|email_from:|email_to:|received date:|sent:|date:|best regards|kind regards|warm regards|regards,|sincerely|thanks,|cheers,|sent from|sent with|unsubscribe|view in browser|privacy policy|all rights reserved|reply to this email|you are receiving|you're receiving|you received this|manage your preferences|email preferences|do not reply|this is an automated|asunto:|saludos|atentamente|betreff:|mit freundlichen grüßen|viele grüße|objet:|cordialement|bien à vous|assunto:|atenciosamente|oggetto:|cordiali saluti|distinti saluti"},
+	{c: cGreeting, terms: "dear|hi|hello|estimado|estimada|hola|sehr geehrte*|liebe|lieber|hallo|bonjour|prezado|prezada|olá|gentile|ciao"},
 }

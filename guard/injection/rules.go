@@ -26,6 +26,7 @@ const (
 	fRoleSetup
 	fEdgy
 	fAIReference
+	fPlantedTask
 	numFamilies
 )
 
@@ -56,6 +57,7 @@ var familyInfo = [numFamilies]struct {
 	fRoleSetup:          {name: "role_setup", inj: 0.3, jailbrk: 1},
 	fEdgy:               {name: "edgy", inj: 0.2, jailbrk: 1},
 	fAIReference:        {name: "ai_reference", inj: 0.3, jailbrk: 1},
+	fPlantedTask:        {name: "planted_task", inj: 1},
 }
 
 // FamilyNames lists the signal families, in the order of their evidence
