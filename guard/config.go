@@ -36,7 +36,8 @@ type Config struct {
 	// MaxBytes bounds the size of one input (text or JSON); larger inputs
 	// fail with ErrTooLarge before any work. 0 means 1 MiB.
 	MaxBytes int `yaml:"max_bytes"`
-	// MaxDepth bounds the nesting of JSON inputs. 0 means 64.
+	// MaxDepth bounds the nesting of JSON inputs, at most 10000. 0 means
+	// 64.
 	MaxDepth int `yaml:"max_depth"`
 	// Detectors sets the policy per detector and direction. A key is a
 	// finding's detector name ("secret.github_pat"), one of its dotted
@@ -111,6 +112,9 @@ const (
 	DefaultMaxDepth = 64
 )
 
+// maxMaxDepth bounds MaxDepth: the JSON walker recurses once per level.
+const maxMaxDepth = 10000
+
 // Default returns the default configuration.
 func Default() Config {
 	return Config{MaxBytes: DefaultMaxBytes, MaxDepth: DefaultMaxDepth}
@@ -124,8 +128,8 @@ func (c Config) Validate() error {
 	if c.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("guard.max_bytes: must not be negative"))
 	}
-	if c.MaxDepth < 0 {
-		errs = append(errs, fmt.Errorf("guard.max_depth: must not be negative"))
+	if c.MaxDepth < 0 || c.MaxDepth > maxMaxDepth {
+		errs = append(errs, fmt.Errorf("guard.max_depth: %d (want 1 to %d, or 0 for %d)", c.MaxDepth, maxMaxDepth, DefaultMaxDepth))
 	}
 	errs = append(errs, validateDetectors("guard.detectors", c.Detectors)...)
 	for _, k := range sortedKeys(c.Routes) {

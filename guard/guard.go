@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -126,6 +127,8 @@ type scanState struct {
 	kinds        map[string]int
 	placeholders map[string]string
 	spans        []span // scratch
+	masks        []span // sensitive values of the current string, by start
+	allow        allowMatches
 }
 
 type redaction struct {
@@ -188,6 +191,7 @@ func (st *scanState) scan(path []byte, s string, start, end int) error {
 	}
 	first := len(st.findings)
 	redact := false
+	st.allow.reset(s)
 	for i := range raw {
 		f := raw[i]
 		if f.Start < 0 || f.End > len(s) || f.Start > f.End {
@@ -198,7 +202,7 @@ func (st *scanState) scan(path []byte, s string, start, end int) error {
 		if f.Score < r.Threshold || r.Action == Allow || severity(r.Action) < 0 {
 			continue
 		}
-		if len(g.policy.allow) > 0 && g.policy.allowed(s, &f) {
+		if len(g.policy.allow) > 0 && g.policy.allowed(&st.allow, &f) {
 			continue
 		}
 		f.Path = pathStr
@@ -213,8 +217,11 @@ func (st *scanState) scan(path []byte, s string, start, end int) error {
 		}
 	}
 	// Excerpts, with every sensitive value of this string masked.
-	for i := first; i < len(st.findings); i++ {
-		st.findings[i].Excerpt = st.excerpt(s, &st.findings[i], raw)
+	if len(st.findings) > first {
+		st.setMasks(s, raw)
+		for i := first; i < len(st.findings); i++ {
+			st.findings[i].Excerpt = st.excerpt(s, &st.findings[i])
+		}
 	}
 	if redact {
 		st.redactions = append(st.redactions, redaction{start: start, end: end, value: st.redactString(s, first)})
@@ -271,23 +278,47 @@ func sensitive(f *Finding) bool {
 	return f.Class == ClassSensitive || f.Placeholder != ""
 }
 
-// excerpt returns the excerpt of finding f in s: the detector's own
-// (truncated) or up to maxExcerpt bytes around the span, with the values
-// of every sensitive finding in s (raw) replaced by placeholders.
-func (st *scanState) excerpt(s string, f *Finding, raw []Finding) string {
-	masks := st.spans[:0]
+// setMasks collects the spans of every sensitive finding in s (raw, the
+// detectors' output, whatever the policy made of it), sorted by start.
+func (st *scanState) setMasks(s string, raw []Finding) {
+	masks := st.masks[:0]
 	for i := range raw {
 		r := &raw[i]
 		if sensitive(r) && r.End > r.Start && r.Start >= 0 && r.End <= len(s) {
 			masks = append(masks, span{r.Start, r.End, maskFor(st, r, s)})
 		}
 	}
-	st.spans = masks
+	slices.SortStableFunc(masks, func(x, y span) int { return x.start - y.start })
+	st.masks = masks
+}
+
+// maxExcerptMasks bounds the values looked for in a detector's own
+// excerpt, so that many findings in one string cost linear time.
+const maxExcerptMasks = 32
+
+// excerpt returns the excerpt of finding f in s: the detector's own
+// (truncated) or up to maxExcerpt bytes around the span, with the
+// sensitive values of s (st.masks) replaced by placeholders.
+func (st *scanState) excerpt(s string, f *Finding) string {
+	masks := st.masks
 	if f.Excerpt != "" {
+		// The detector's excerpt may come from anywhere in s: mask the
+		// values near the finding, then the first others.
 		e := f.Excerpt
-		for _, m := range masks {
-			if v := s[m.start:m.end]; len(v) >= 4 {
-				e = strings.ReplaceAll(e, v, m.repl)
+		n := 0
+		near := func(m span) bool { return m.end > f.Start-maxExcerpt && m.start < f.End+maxExcerpt }
+		for pass := 0; pass < 2; pass++ {
+			for _, m := range masks {
+				if n >= maxExcerptMasks {
+					break
+				}
+				if near(m) != (pass == 0) {
+					continue
+				}
+				if v := s[m.start:m.end]; len(v) >= 4 && strings.Contains(e, v) {
+					e = strings.ReplaceAll(e, v, m.repl)
+				}
+				n++
 			}
 		}
 		return clip(e)
@@ -300,30 +331,36 @@ func (st *scanState) excerpt(s string, f *Finding, raw []Finding) string {
 		pad := (maxExcerpt - (b - a)) / 2
 		a, b = max(0, a-pad), min(len(s), b+pad)
 	}
+	b = min(b, a+2*maxExcerpt)
 	for a > 0 && !utf8.RuneStart(s[a]) {
 		a--
 	}
 	for b < len(s) && !utf8.RuneStart(s[b]) {
 		b--
 	}
-	slices.SortStableFunc(masks, func(x, y span) int { return x.start - y.start })
+	// The first mask that may overlap [a, b): search by start, then step
+	// back over masks that began earlier and still cover a.
+	k := sort.Search(len(masks), func(i int) bool { return masks[i].start >= a })
+	for k > 0 && masks[k-1].end > a {
+		k--
+	}
 	var sb strings.Builder
-	k := a
-	for _, m := range masks {
-		if m.end <= k || m.start >= b {
-			continue
-		}
-		if m.start > k {
-			sb.WriteString(s[k:m.start])
-		}
-		sb.WriteString(m.repl)
-		k = m.end
-		if sb.Len() > maxExcerpt {
+	at := a
+	for _, m := range masks[k:] {
+		if m.start >= b || sb.Len() > maxExcerpt {
 			break
 		}
+		if m.end <= at {
+			continue
+		}
+		if m.start > at {
+			sb.WriteString(s[at:m.start])
+		}
+		sb.WriteString(m.repl)
+		at = m.end
 	}
-	if k < b && sb.Len() <= maxExcerpt {
-		sb.WriteString(s[k:b])
+	if at < b && sb.Len() <= maxExcerpt {
+		sb.WriteString(s[at:b])
 	}
 	return clip(sb.String())
 }

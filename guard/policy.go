@@ -169,8 +169,57 @@ func fill(out *Rule, rs DirectionRules, dir Direction) {
 	}
 }
 
-// allowed reports whether an allowlist entry covers the finding f in s.
-func (p *policy) allowed(s string, f *Finding) bool {
+// allowMatches holds, for one string, the spans the allowlist entries
+// match, computed on first use so that a string without findings costs
+// nothing and one with many findings is matched once.
+type allowMatches struct {
+	s     string
+	done  bool
+	spans [][]span // per entry
+}
+
+func (m *allowMatches) reset(s string) { m.s, m.done = s, false }
+
+func (m *allowMatches) compute(p *policy) {
+	m.done = true
+	m.spans = m.spans[:0]
+	for i := range p.allow {
+		a := &p.allow[i]
+		var ss []span
+		if a.re != nil {
+			for _, loc := range a.re.FindAllStringIndex(m.s, maxAllowMatches) {
+				ss = append(ss, span{start: loc[0], end: loc[1]})
+			}
+		} else {
+			for from := 0; from <= len(m.s) && len(ss) < maxAllowMatches; {
+				k := strings.Index(m.s[from:], a.literal)
+				if k < 0 {
+					break
+				}
+				ss = append(ss, span{start: from + k, end: from + k + len(a.literal)})
+				from += k + max(1, len(a.literal))
+			}
+		}
+		m.spans = append(m.spans, ss)
+	}
+}
+
+// maxAllowMatches bounds the matches kept per entry and string.
+const maxAllowMatches = 1024
+
+// allowed reports whether an allowlist entry covers the finding f in the
+// string of m.
+func (p *policy) allowed(m *allowMatches, f *Finding) bool {
+	if !m.done {
+		m.compute(p)
+	}
+	s := m.s
+	start, end := f.Start, f.End
+	if start == 0 && end == 0 {
+		t := strings.TrimSpace(s)
+		start = strings.Index(s, t)
+		end = start + len(t)
+	}
 	for i := range p.allow {
 		a := &p.allow[i]
 		if len(a.detectors) > 0 && !slices.ContainsFunc(a.detectors, func(d string) bool {
@@ -178,31 +227,10 @@ func (p *policy) allowed(s string, f *Finding) bool {
 		}) {
 			continue
 		}
-		start, end := f.Start, f.End
-		whole := start == 0 && end == 0
-		if whole {
-			t := strings.TrimSpace(s)
-			start = strings.Index(s, t)
-			end = start + len(t)
-		}
-		if a.re != nil {
-			for _, m := range a.re.FindAllStringIndex(s, 64) {
-				if m[0] <= start && end <= m[1] {
-					return true
-				}
-			}
-			continue
-		}
-		for from := 0; from <= len(s); {
-			k := strings.Index(s[from:], a.literal)
-			if k < 0 {
-				break
-			}
-			m0, m1 := from+k, from+k+len(a.literal)
-			if m0 <= start && end <= m1 {
+		for _, sp := range m.spans[i] {
+			if sp.start <= start && end <= sp.end {
 				return true
 			}
-			from = m0 + 1
 		}
 	}
 	return false
