@@ -33,7 +33,7 @@ type RowResult struct {
 	Classes []guard.Class `json:"classes"`
 	// Detectors are the distinct detectors that fired, sorted.
 	Detectors []string     `json:"detectors,omitempty"`
-	Action    guard.Action `json:"action"`
+	Action    guard.Action `json:"action,omitempty"`
 	// LatencyUS is the time Scan took, in microseconds.
 	LatencyUS float64 `json:"latency_us"`
 	// Error is the scan's error, if any; see [Guard] for how it counts.
