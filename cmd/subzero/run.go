@@ -26,6 +26,10 @@ commands:
   consent withdraw USER CLIENT_ID
                       forget a user's consents to a client (through the running node)
   authz ...           authorization models, tuples, checks and lists (subzero authz help)
+  eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--check]
+                      measure the guard on a labelled data set (docs/GUARD.md)
+  guard scan [--direction D] [--json]
+                      scan standard input with the guard and print the verdict (JSON)
   version             print the version
 
 exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config
@@ -110,6 +114,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return nil
 		}
 		return authzCmd(ctx, e, rest)
+	case "eval":
+		return evalCmd(ctx, e, rest)
+	case "guard":
+		return guardCmd(ctx, e, stdin, rest)
 	case "version":
 		fmt.Fprintln(stdout, "subzero", version())
 		return nil

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/subzero-gateway/subzero/evals"
+	"github.com/subzero-gateway/subzero/guard"
+	"github.com/subzero-gateway/subzero/guard/standard"
+)
+
+const evalUsage = `usage: subzero eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--check]
+
+Scans each row of FILE, one JSON object per line {"id","text","label","category"} with
+label benign, injection, jailbreak, pii or secret, as a prompt with the guard on its
+default policy, one row at a time, and prints recall, precision, false-positive rates, F1,
+latency and throughput per class, label, category family and category (docs/GUARD.md).
+
+  --format F    table (default) or json
+  --rows FILE   also write one JSON line per row to FILE: id, label, category, the
+                finding classes, the action, the latency
+  --check       exit 1 when the targets of issue 5 are not met
+
+Exit codes: 0 ok, 1 failure (with --check: targets not met), 2 bad usage or bad data.
+`
+
+func evalCmd(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, evalUsage)
+		return usageError("eval: no subcommand given")
+	}
+	switch args[0] {
+	case "guard":
+		return evalGuard(ctx, e, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(e.stdout, evalUsage)
+		return nil
+	default:
+		fmt.Fprint(e.stderr, evalUsage)
+		return usageError("eval: unknown subcommand %q", args[0])
+	}
+}
+
+func evalGuard(ctx context.Context, e env, args []string) (err error) {
+	fs := newFlagSet("eval guard", e)
+	data := fs.String("data", "", "evaluation `file`, JSONL")
+	format := fs.String("format", "table", "output `format`: table or json")
+	rowsPath := fs.String("rows", "", "write one JSON line per row to `file`")
+	check := fs.Bool("check", false, "exit 1 when the targets are not met")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usageError("eval guard: --data FILE is required")
+	}
+	if *format != "table" && *format != "json" {
+		return usageError("eval guard: --format must be table or json, not %q", *format)
+	}
+	f, err := os.Open(*data)
+	if err != nil {
+		return usageError("eval guard: %v", err)
+	}
+	defer f.Close()
+	g, err := standard.New(guard.Default())
+	if err != nil {
+		return fmt.Errorf("eval guard: %w", err)
+	}
+	var opts evals.Options
+	if *rowsPath != "" {
+		rf, err := os.Create(*rowsPath)
+		if err != nil {
+			return fmt.Errorf("eval guard: %w", err)
+		}
+		defer func() {
+			if cerr := rf.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("eval guard: %w", cerr)
+			}
+		}()
+		opts.Rows = rf
+	}
+	rep, err := evals.Guard(ctx, g, evals.ReadRows(f, evals.DefaultLimits()), opts)
+	if errors.Is(err, evals.ErrBadData) {
+		return &exitError{code: 2, err: fmt.Errorf("eval guard: %s: %w", *data, err)}
+	}
+	if err != nil {
+		return fmt.Errorf("eval guard: %s: %w", *data, err)
+	}
+	targets := rep.Check(evals.DefaultTargets())
+	if err := writeReport(e.stdout, *format, &rep, targets); err != nil {
+		return fmt.Errorf("eval guard: %w", err)
+	}
+	if *check {
+		for _, t := range targets {
+			if !t.Met {
+				return &exitError{code: 1, err: errors.New("eval guard: targets not met")}
+			}
+		}
+	}
+	return nil
+}
+
+func writeReport(w io.Writer, format string, rep *evals.Report, targets []evals.TargetResult) error {
+	if format == "table" {
+		return evals.WriteTable(w, rep, targets)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(struct {
+		*evals.Report
+		Targets []evals.TargetResult `json:"targets"`
+	}{rep, targets})
+}
