@@ -28,7 +28,13 @@ var (
 	trainFrom = flag.String("train.from", "", "rewrite testdata/train.jsonl from this development set, less the held-out fifth")
 )
 
-const trainFile = "testdata/train.jsonl"
+const (
+	trainFile = "testdata/train.jsonl"
+	// benignFile is hand-written everyday questions in the languages the
+	// lexicon covers (testdata/TRAINING.md): without them every non-English
+	// row the classifier sees is an attack.
+	benignFile = "testdata/benign_multilingual.jsonl"
+)
 
 func TestTrain(t *testing.T) {
 	if !*trainFlag {
@@ -62,6 +68,7 @@ func TestTrain(t *testing.T) {
 		t.Logf("wrote %d rows to %s", n, trainFile)
 	}
 	rows := readDev(t, filepath.FromSlash(trainFile))
+	rows = append(rows, readDev(t, filepath.FromSlash(benignFile))...)
 	crossValidate(t, rows)
 	m := train(rows)
 	b := make([]byte, 4*(modelDim+1))
@@ -159,6 +166,36 @@ func crossValidate(t *testing.T, rows []devRow) {
 		}
 		t.Logf("5-fold: %-28s recall %.3f (%d/%d)  FP %.3f (%d/%d)  FP +kw %.3f (%d/%d)", name,
 			float64(tp)/float64(pos), tp, pos, float64(fp)/float64(neg), fp, neg, float64(fpkw)/float64(negkw), fpkw, negkw)
+	}
+	// Not shipped, for the record: the gated classifier at modelThreshold
+	// plus the classifier asked about every row at th. It costs a model
+	// pass (tens of µs per 4 KiB) on every clean text.
+	for _, th := range []float64{0.85, 0.9, 0.95, 0.97} {
+		tp, pos, fp, neg, fpml, negml := 0, 0, 0, 0, 0, 0
+		for i, r := range rows {
+			hit := rule[i] || gate[i] && oof[i] >= modelThreshold || oof[i] >= th
+			switch {
+			case attackLabel(r.Label):
+				pos++
+				if hit {
+					tp++
+				}
+			case r.Label == "benign":
+				neg++
+				ml := strings.HasPrefix(r.Category, "handwritten_benign/")
+				if ml {
+					negml++
+				}
+				if hit {
+					fp++
+					if ml {
+						fpml++
+					}
+				}
+			}
+		}
+		t.Logf("5-fold: rules + gated %.2f + ungated %.2f  recall %.3f (%d/%d)  FP %.3f (%d/%d)  FP multilingual %d/%d", modelThreshold, th,
+			float64(tp)/float64(pos), tp, pos, float64(fp)/float64(neg), fp, neg, fpml, negml)
 	}
 }
 
