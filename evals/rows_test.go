@@ -2,6 +2,7 @@ package evals
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -184,4 +185,58 @@ func FuzzReadRows(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFold(t *testing.T) {
+	for _, bad := range []string{"", "5", "5/5", "-1/5", "0/0", "a/5", "1/b", "1/5/2"} {
+		if _, err := ParseFold(bad); err == nil {
+			t.Errorf("ParseFold(%q): no error", bad)
+		}
+	}
+	f, err := ParseFold("0/5")
+	if err != nil || f != (Fold{0, 5}) || f.String() != "0/5" {
+		t.Fatalf("ParseFold(0/5) = %v, %v", f, err)
+	}
+	// FNV-1a 32 of "a" is 0xe40c292c = 3826002220 ≡ 0 (mod 5), ≡ 5 (mod 7).
+	if !f.Contains("a") || !(Fold{5, 7}).Contains("a") || (Fold{1, 5}).Contains("a") {
+		t.Error(`"a" is in the wrong folds`)
+	}
+	// The folds of a set partition it.
+	var rows []Row
+	for i := range 1000 {
+		rows = append(rows, Row{ID: fmt.Sprintf("dev-%05d", i), Text: "t", Label: Benign})
+	}
+	seen := map[string]int{}
+	for i := range 5 {
+		n := 0
+		for row, err := range (Fold{i, 5}).Filter(Rows(rows)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[row.ID]++
+			n++
+		}
+		if n < 150 || n > 250 {
+			t.Errorf("fold %d/5 holds %d of 1000 rows", i, n)
+		}
+	}
+	if len(seen) != len(rows) {
+		t.Errorf("the folds cover %d of %d rows", len(seen), len(rows))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s is in %d folds", id, n)
+		}
+	}
+	// Errors pass through.
+	n := 0
+	for _, err := range (Fold{1, 5}).Filter(ReadRows(strings.NewReader("garbage\n"), DefaultLimits())) {
+		if !errors.Is(err, ErrBadData) {
+			t.Errorf("error %v, want ErrBadData", err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Errorf("%d items, want the error", n)
+	}
 }
