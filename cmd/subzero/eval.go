@@ -13,7 +13,7 @@ import (
 	"github.com/subzero-gateway/subzero/guard/standard"
 )
 
-const evalUsage = `usage: subzero eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--check]
+const evalUsage = `usage: subzero eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--fold I/K] [--check]
 
 Scans each row of FILE, one JSON object per line {"id","text","label","category"} with
 label benign, injection, jailbreak, pii or secret, as a prompt with the guard on its
@@ -23,6 +23,8 @@ latency and throughput per class, label, category family and category (docs/GUAR
   --format F    table (default) or json
   --rows FILE   also write one JSON line per row to FILE: id, label, category, the
                 finding classes, the action, the latency
+  --fold I/K    only the rows whose id hashes (FNV-1a) to I modulo K; 0/5 is the
+                fifth of the development set the injection classifier never saw
   --check       exit 1 when the targets of issue 5 are not met
 
 Exit codes: 0 ok, 1 failure (with --check: targets not met), 2 bad usage or bad data.
@@ -50,9 +52,18 @@ func evalGuard(ctx context.Context, e env, args []string) (err error) {
 	data := fs.String("data", "", "evaluation `file`, JSONL")
 	format := fs.String("format", "table", "output `format`: table or json")
 	rowsPath := fs.String("rows", "", "write one JSON line per row to `file`")
+	foldFlag := fs.String("fold", "", "only the rows of fold `I/K`")
 	check := fs.Bool("check", false, "exit 1 when the targets are not met")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var fold *evals.Fold
+	if *foldFlag != "" {
+		f, err := evals.ParseFold(*foldFlag)
+		if err != nil {
+			return usageError("eval guard: --fold: %v", err)
+		}
+		fold = &f
 	}
 	if *data == "" {
 		return usageError("eval guard: --data FILE is required")
@@ -82,7 +93,11 @@ func evalGuard(ctx context.Context, e env, args []string) (err error) {
 		}()
 		opts.Rows = rf
 	}
-	rep, err := evals.Guard(ctx, g, evals.ReadRows(f, evals.DefaultLimits()), opts)
+	rows := evals.ReadRows(f, evals.DefaultLimits())
+	if fold != nil {
+		rows = fold.Filter(rows)
+	}
+	rep, err := evals.Guard(ctx, g, rows, opts)
 	if errors.Is(err, evals.ErrBadData) {
 		return &exitError{code: 2, err: fmt.Errorf("eval guard: %s: %w", *data, err)}
 	}
@@ -90,7 +105,7 @@ func evalGuard(ctx context.Context, e env, args []string) (err error) {
 		return fmt.Errorf("eval guard: %s: %w", *data, err)
 	}
 	targets := rep.Check(evals.DefaultTargets())
-	if err := writeReport(e.stdout, *format, &rep, targets); err != nil {
+	if err := writeReport(e.stdout, *format, &rep, targets, fold); err != nil {
 		return fmt.Errorf("eval guard: %w", err)
 	}
 	if *check {
@@ -103,15 +118,25 @@ func evalGuard(ctx context.Context, e env, args []string) (err error) {
 	return nil
 }
 
-func writeReport(w io.Writer, format string, rep *evals.Report, targets []evals.TargetResult) error {
+func writeReport(w io.Writer, format string, rep *evals.Report, targets []evals.TargetResult, fold *evals.Fold) error {
+	var foldName string
+	if fold != nil {
+		foldName = fold.String()
+	}
 	if format == "table" {
+		if fold != nil {
+			if _, err := fmt.Fprintf(w, "fold %s of the rows only (FNV-1a of the id modulo %d)\n", fold, fold.K); err != nil {
+				return err
+			}
+		}
 		return evals.WriteTable(w, rep, targets)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(struct {
+		Fold string `json:"fold,omitempty"`
 		*evals.Report
 		Targets []evals.TargetResult `json:"targets"`
-	}{rep, targets})
+	}{foldName, rep, targets})
 }

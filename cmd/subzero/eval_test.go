@@ -56,6 +56,8 @@ func TestEvalGuard(t *testing.T) {
 			[]string{"absent/rows.jsonl"}, nil},
 		{"table", []string{"eval", "guard", "--data", good}, 0, nil,
 			[]string{"guard evaluation: 4 rows", "prompt attacks recall ≥ 0.9: 1.0000 (1/1) met", "CLASS/LABEL", "FAMILY", "test/email"}},
+		{"bad fold", []string{"eval", "guard", "--data", good, "--fold", "5/5"}, 2, []string{"--fold", "0 ≤ I < K"}, nil},
+		{"fold", []string{"eval", "guard", "--data", good, "--fold", "0/1"}, 0, nil, []string{"fold 0/1 of the rows only", "guard evaluation: 4 rows"}},
 		{"check met", []string{"eval", "guard", "--data", good, "--check"}, 0, nil, []string{"met"}},
 		{"check not met", []string{"eval", "guard", "--data", noPII, "--check"}, 1,
 			[]string{"eval guard: targets not met"}, []string{"pii+secret recall ≥ 0.95: no rows to measure: NOT MET"}},

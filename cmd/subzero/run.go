@@ -26,7 +26,7 @@ commands:
   consent withdraw USER CLIENT_ID
                       forget a user's consents to a client (through the running node)
   authz ...           authorization models, tuples, checks and lists (subzero authz help)
-  eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--check]
+  eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--fold I/K] [--check]
                       measure the guard on a labelled data set (docs/GUARD.md)
   guard scan [--direction D] [--json]
                       scan standard input with the guard and print the verdict (JSON)
