@@ -163,3 +163,29 @@ func BenchmarkNormalize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNormalizeAdversarial normalizes 1 MB inputs built to find
+// quadratic paths: decoders re-reading sequences, expansions, long runs.
+func BenchmarkNormalizeAdversarial(b *testing.B) {
+	for _, bc := range []struct{ name, text string }{
+		{"hex-pairs", strings.Repeat("69 67 ", 170000)},
+		{"hex-escapes", strings.Repeat(`\x01`, 250000)},
+		{"base64-run", strings.Repeat("QUJD", 250000)},
+		{"percent", strings.Repeat("%41", 330000)},
+		{"rot13", strings.Repeat("Vtaber nyy cerivbhf ", 50000)},
+		{"single-letters", strings.Repeat("a ", 500000)},
+		{"combining-marks", "a" + strings.Repeat("\u0301", 500000)},
+		{"invalid-utf8", strings.Repeat("\xff", 1000000)},
+		{"nfkc-expansion", strings.Repeat("\uFDFA", 330000)},
+		{"tag-characters", strings.Repeat("\U000E0041", 250000)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var n guard.Normalizer
+			var dst guard.Normalized
+			b.SetBytes(int64(len(bc.text)))
+			for b.Loop() {
+				n.Normalize(&dst, bc.text)
+			}
+		})
+	}
+}

@@ -354,11 +354,12 @@ func (n *Normalizer) hexRuns(text string, os, oe int, chain string, depth, budge
 		c := text[i]
 		if c == '\\' {
 			if len(text)-i > 4 && text[i+1]|0x20 == 'x' {
-				if e, at := n.hexSeq(text, i); e > i {
+				e, at, ok := n.hexSeq(text, i)
+				if ok {
 					budget = n.emit("hex", at, i, e, os, oe, chain, depth, budget)
-					i = e
-					continue
 				}
+				i = max(e, i+1)
+				continue
 			}
 			i++
 			continue
@@ -378,8 +379,11 @@ func (n *Normalizer) hexRuns(text string, os, oe int, chain string, depth, budge
 			c == '0' && len(text)-i > 4 && text[i+1]|0x20 == 'x' ||
 			j-i == 2 && isDigit(c) && len(text)-j > 2 && (text[j] == ' ' || text[j] == ':' || text[j] == ',' || text[j] == '-') && isDigit(text[j+1]) && isHex(text[j+2])
 		if cand {
-			if e, at := n.hexSeq(text, i); e > i {
+			e, at, ok := n.hexSeq(text, i)
+			if ok {
 				budget = n.emit("hex", at, i, e, os, oe, chain, depth, budget)
+			}
+			if e > j {
 				i = e
 				continue
 			}
@@ -393,9 +397,10 @@ func (n *Normalizer) hexRuns(text string, os, oe int, chain string, depth, budge
 }
 
 // hexSeq decodes the hex sequence starting at text[i] into n.arena and
-// returns its end and where its bytes start in the arena; end == i when
-// there is none.
-func (n *Normalizer) hexSeq(text string, i int) (end, at int) {
+// returns its end, where its bytes start in the arena and whether it
+// decoded to text. The end is past what was read even when it did not,
+// so that the caller never reads the same sequence twice.
+func (n *Normalizer) hexSeq(text string, i int) (end, at int, ok bool) {
 	at = len(n.arena)
 	letter := false
 	// Contiguous.
@@ -414,10 +419,10 @@ func (n *Normalizer) hexSeq(text string, i int) (end, at int) {
 			n.arena = append(n.arena, hi<<4|lo)
 		}
 		if letter && mostlyText(n.arena[at:]) {
-			return j, at
+			return j, at, true
 		}
 		n.arena = n.arena[:at]
-		return i, at
+		return j, at, false
 	}
 	// Prefixed or separated pairs.
 	prefix := ""
@@ -494,10 +499,10 @@ func (n *Normalizer) hexSeq(text string, i int) (end, at int) {
 		minPairs = 4
 	}
 	if pairs >= minPairs && (letter || prefix != "") && mostlyText(n.arena[at:]) {
-		return k, at
+		return k, at, true
 	}
 	n.arena = n.arena[:at]
-	return i, at
+	return max(k, i+1), at, false
 }
 
 // urlRuns decodes space-delimited runs that hold at least minEscapes

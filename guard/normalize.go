@@ -267,6 +267,19 @@ func (n *Normalizer) runes(text string) bool {
 			i = j
 			continue
 		}
+		// Compatibility decompositions expand (U+FDFA into 18 code
+		// points): past a bound the rest is kept as it is, so that the
+		// folded text stays within a small multiple of the input.
+		if len(out) > maxExpansion*len(text)+64 {
+			for k := 0; k < len(seg); {
+				r, size := utf8.DecodeRuneInString(seg[k:])
+				out, off, _ = n.rune(out, off, r, start+k)
+				k += size
+			}
+			ascii = false
+			i = j
+			continue
+		}
 		// The prefix that is already NFKC needs no iterator.
 		q := norm.NFKC.QuickSpanString(seg)
 		for k := 0; k < q; {
@@ -280,6 +293,18 @@ func (n *Normalizer) runes(text string) bool {
 			n.it.InitString(norm.NFKC, seg[q:])
 			for !n.it.Done() {
 				pos := start + q + n.it.Pos()
+				if len(out) > maxExpansion*len(text)+64 {
+					for k := pos - start; k < len(seg); {
+						r, size := utf8.DecodeRuneInString(seg[k:])
+						out, off, _ = n.rune(out, off, r, start+k)
+						k += size
+					}
+					ascii = false
+					// An iterator left mid-segment keeps state that
+					// InitString does not clear.
+					n.it = norm.Iter{}
+					break
+				}
 				b := n.it.Next()
 				for k := 0; k < len(b); {
 					r, size := utf8.DecodeRune(b[k:])
@@ -364,6 +389,10 @@ func (n *Normalizer) rune(out []byte, off []int32, r rune, pos int) ([]byte, []i
 	}
 	return out, off, true
 }
+
+// maxExpansion bounds what NFKC may expand the folded text to, in times
+// the input plus 64 bytes; past it, code points are kept undecomposed.
+const maxExpansion = 2
 
 // The kinds of invisible characters.
 const (
