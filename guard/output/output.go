@@ -343,6 +343,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // links finds markdown images and links, inline ("![a](url)",
 // "[a](url)") and by reference ("[a]: url"), and checks their URLs.
 func (d *Detector) links(dst []guard.Finding, text string) []guard.Finding {
+	prev := 0 // look-backs stop at the previous "](", so each byte is read once
 	for i := 0; i < len(text); {
 		k := strings.Index(text[i:], "](")
 		if k < 0 {
@@ -351,11 +352,13 @@ func (d *Detector) links(dst []guard.Finding, text string) []guard.Finding {
 		at := i + k
 		i = at + 2
 		// the label's opening bracket, on the same line
-		open := strings.LastIndexByte(text[max(0, at-1000):at], '[')
+		from := max(prev, at-1000)
+		prev = at
+		open := strings.LastIndexByte(text[from:at], '[')
 		if open < 0 {
 			continue
 		}
-		open += max(0, at-1000)
+		open += from
 		if strings.IndexByte(text[open:at], '\n') >= 0 {
 			continue
 		}
@@ -372,6 +375,7 @@ func (d *Detector) links(dst []guard.Finding, text string) []guard.Finding {
 		dst = d.checkURL(dst, u, start, end, image)
 	}
 	// reference definitions: "[label]: url" at the start of a line
+	ls, scanned := 0, 0 // the current line's start, known up to scanned
 	for i := 0; i < len(text); {
 		k := strings.Index(text[i:], "]:")
 		if k < 0 {
@@ -379,7 +383,10 @@ func (d *Detector) links(dst []guard.Finding, text string) []guard.Finding {
 		}
 		at := i + k
 		i = at + 2
-		ls := strings.LastIndexByte(text[:at], '\n') + 1
+		if nl := strings.LastIndexByte(text[scanned:at], '\n'); nl >= 0 {
+			ls = scanned + nl + 1
+		}
+		scanned = at
 		if !strings.HasPrefix(strings.TrimLeft(text[ls:at], " "), "[") || strings.Contains(text[ls:at], "](") {
 			continue
 		}
@@ -411,7 +418,7 @@ func linkTarget(text string, p int) (string, int) {
 		p++
 	}
 	if p < len(text) && text[p] == '<' {
-		e := strings.IndexByte(text[p:], '>')
+		e := strings.IndexByte(text[p:min(len(text), p+8192)], '>')
 		if e < 0 {
 			return "", p
 		}
@@ -567,6 +574,7 @@ func codeSpans(text string) [][2]int {
 	if fence != "" {
 		spans = append(spans, [2]int{fenceStart, len(text)})
 	}
+	fenced := len(spans)
 	// inline code: `...` on one line, outside fences
 	for i := 0; i < len(text); {
 		k := strings.IndexByte(text[i:], '`')
@@ -574,7 +582,7 @@ func codeSpans(text string) [][2]int {
 			break
 		}
 		s := i + k
-		if inSpans(spans, s) {
+		if inSpans(spans[:fenced], s) {
 			i = s + 1
 			continue
 		}
@@ -583,7 +591,9 @@ func codeSpans(text string) [][2]int {
 			n++
 		}
 		ticks := text[s : s+n]
-		e := strings.Index(text[s+n:], ticks)
+		// Code spans longer than maxCodeSpan are not looked for, so
+		// that unmatched runs of backticks cost linear time.
+		e := strings.Index(text[s+n:min(len(text), s+n+maxCodeSpan)], ticks)
 		if e < 0 || strings.IndexByte(text[s+n:s+n+e], '\n') >= 0 && n < 3 {
 			i = s + n
 			continue
@@ -591,16 +601,26 @@ func codeSpans(text string) [][2]int {
 		spans = append(spans, [2]int{s, s + n + e + n})
 		i = s + n + e + n
 	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
 	return spans
 }
 
+// maxCodeSpan bounds the length of inline code spans.
+const maxCodeSpan = 4096
+
+// inSpans reports whether p is inside one of spans, which are sorted and
+// do not overlap.
 func inSpans(spans [][2]int, p int) bool {
-	for _, s := range spans {
-		if s[0] <= p && p < s[1] {
-			return true
+	k, _ := slices.BinarySearchFunc(spans, p, func(s [2]int, p int) int {
+		switch {
+		case s[1] <= p:
+			return -1
+		case s[0] > p:
+			return 1
 		}
-	}
-	return false
+		return 0
+	})
+	return k < len(spans) && spans[k][0] <= p && p < spans[k][1]
 }
 
 // Shell and SQL.
