@@ -242,7 +242,7 @@ func parseTag(text string, i int) (tag, int) {
 			case "http-equiv":
 				t.refresh = t.refresh || strings.EqualFold(strings.TrimSpace(val), "refresh")
 			}
-		} else if a == q {
+		} else if a == q && q < limit {
 			q++ // stray character
 		}
 	}
@@ -250,7 +250,7 @@ func parseTag(text string, i int) (tag, int) {
 		q++
 	}
 	t.name = name
-	return t, q
+	return t, min(q, len(text))
 }
 
 // scriptURL reports whether a URL (an attribute value or a link target)
