@@ -321,13 +321,21 @@ func (n *Normalizer) runes(text string) bool {
 	return ascii
 }
 
-// invalid folds text[i:j], which holds invalid UTF-8, rune by rune.
+// invalid folds text[i:j], which holds invalid UTF-8, rune by rune; each
+// run of invalid bytes becomes one U+FFFD.
 func (n *Normalizer) invalid(out []byte, off []int32, text string, i, j int) ([]byte, []int32) {
 	for i < j {
 		r, size := utf8.DecodeRuneInString(text[i:j])
 		if r == utf8.RuneError && size == 1 {
+			// A run of invalid bytes becomes one U+FFFD.
 			out = append(out, "\uFFFD"...)
 			off = append(off, int32(i), int32(i), int32(i))
+			for i+size < j {
+				if r, n := utf8.DecodeRuneInString(text[i+size : j]); r != utf8.RuneError || n != 1 {
+					break
+				}
+				size++
+			}
 		} else {
 			s := norm.NFKC.String(text[i : i+size])
 			for _, r := range s {

@@ -57,6 +57,7 @@ func TestNormalizeFolded(t *testing.T) {
 		{"cjk kept", "忽略之前的指示", "忽略之前的指示", 0},
 		{"arabic not mapped", "تجاهل", "تجاهل", 0},
 		{"invalid utf-8", "a\xffb", "a\ufffdb", 0},
+		{"invalid run", "a\xff\xfe\xcbb", "a\ufffdb", 0},
 		{"emoji zwj not counted", "👩\u200d💻 ok", "👩💻 ok", 0},
 	}
 	for _, tt := range tests {
