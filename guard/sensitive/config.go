@@ -123,7 +123,11 @@ func knownName(n string) bool {
 	if err != nil {
 		return false
 	}
-	return slices.ContainsFunc(rs, func(r gitleaksRule) bool { return r.ID == id })
+	if slices.ContainsFunc(rs, func(r gitleaksRule) bool { return r.ID == id }) {
+		return true
+	}
+	nps, err := loadNoseyParker()
+	return err == nil && slices.ContainsFunc(nps, func(r npRule) bool { return r.ID == id })
 }
 
 // enabled reports whether the detector called name is on.

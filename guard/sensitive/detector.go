@@ -89,7 +89,12 @@ func (a *cand) better(b *cand) bool {
 	if la, lb := a.end-a.start, b.end-b.start; la != lb {
 		return la > lb
 	}
-	return a.score > b.score
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	// The same value found by gitleaks and Nosey Parker: keep gitleaks'
+	// (the rule set this package started from, with finer rule names).
+	return !strings.HasPrefix(a.rule, npRulePrefix) && strings.HasPrefix(b.rule, npRulePrefix)
 }
 
 // Targets of the keyword automaton besides gitleaks rules.
@@ -117,6 +122,8 @@ type Detector struct {
 	on          [numKinds]bool
 	own         [ownKey + 1]bool
 	rules       []secretRule
+	always      []int             // rules without keywords: run over every text
+	npSkipped   map[string]string // Nosey Parker rules RE2 cannot compile, with the reason
 	global      []*allowlist
 	ac          *ahocorasick.Automaton
 	targets     [][]target // per automaton pattern
@@ -199,14 +206,18 @@ func (d *Detector) buildSecrets(cfg Config) error {
 			d.targets[i] = append(d.targets[i], t)
 		}
 	}
-	f, _ := loadGitleaks()
+	nps, skipped, err := compileNoseyParker(cfg)
+	if err != nil {
+		return err
+	}
+	d.npSkipped = skipped
+	d.rules = append(d.rules, nps...)
 	for i, r := range d.rules {
-		for _, g := range f.Rules {
-			if g.ID == r.id {
-				for _, k := range g.Keywords {
-					add(k, target{rule: i})
-				}
-			}
+		if len(r.keywords) == 0 {
+			d.always = append(d.always, i)
+		}
+		for _, k := range r.keywords {
+			add(k, target{rule: i})
 		}
 	}
 	if d.own[ownPEM] {
@@ -256,6 +267,9 @@ type scratch struct {
 	cands []cand
 	wins  []window
 	keys  []string
+	// npEnd and npWork are, per anchored rule, where its last match
+	// ended and how many bytes it has read in this text.
+	npEnd, npWork map[int]int
 }
 
 // window is a span of the text one gitleaks rule runs over.
@@ -275,6 +289,8 @@ func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized,
 	s := d.pool.Get().(*scratch)
 	defer d.pool.Put(s)
 	s.cands = s.cands[:0]
+	clear(s.npEnd)
+	clear(s.npWork)
 	s.low = lowerASCII(s.low[:0], text)
 	d.scanPII(s, text)
 	if d.ac != nil {

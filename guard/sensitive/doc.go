@@ -34,6 +34,17 @@
 //     to file paths do not apply to scanned strings. gitleaks' "jwt" and
 //     "private-key" rules are replaced by secret.jwt and
 //     secret.private-key.
+//   - secret.np.<rule>: Nosey Parker's rule set (Apache-2.0, embedded
+//     unchanged from rules/noseyparker with its LICENSE, NOTICE and
+//     provenance), vendor token formats gitleaks lacks (Tavily, Twitch,
+//     TrueNAS, Doppler, Dependency-Track, NuGet, Salesforce, Azure
+//     DevOps PATs, Telegram, Teams webhooks ...), connection strings,
+//     netrc, PsExec and PowerCLI command lines, password hashes and
+//     prose ("the password is '...'"). Patterns are Hyperscan syntax,
+//     compiled to RE2 after extended-mode whitespace and comments are
+//     removed; the one RE2 cannot compile is listed in a test. A rule's
+//     secret is its last capture group (the password of a connection
+//     URI); identifiers (bucket names, client IDs) score 0.5.
 //   - secret.private-key (PEM armor, also cut off before its END line,
 //     and base64-encoded PEM), secret.jwt (header decodes to JSON with
 //     "alg"), secret.url-credentials (scheme://user:password@host),
@@ -44,6 +55,11 @@
 //     lines and prose; passwords whatever they look like unless they are
 //     placeholders, other keys only when the value looks random (Shannon
 //     entropy for its length and alphabet) or is a UUID.
+//
+// No secret rule reports a placeholder: a template or variable
+// reference ("${SECRET}", "<token>"), a documentation value
+// ("YOUR_API_KEY", "xxxx…") or a value made mostly of one repeated
+// character.
 //
 // Documented example keys are treated as gitleaks treats them: the AWS
 // example access key ID AKIAIOSFODNN7EXAMPLE is not reported (the rule's
@@ -68,7 +84,14 @@
 // One keyword automaton (Aho-Corasick) over the lower-cased text gates
 // every secret detector: a gitleaks rule's regex runs only in windows
 // around its keywords, and rules of gitleaks' keyword-assignment family
-// only where an operator and a value follow the keyword. PII scanners
+// only where an operator and a value follow the keyword. A Nosey Parker
+// rule's keywords are derived from its pattern: literals one of which
+// starts every match at a fixed offset (the rule then runs anchored at
+// each hit, and only where the run of token characters its pattern
+// requires follows), else literals every match contains (the rule runs
+// in windows around them). An anchored run reads at most its longest
+// match, or 1 KB for unbounded patterns, and at most 8 bytes per byte
+// of text in all. PII scanners
 // start from byte scans ('@', digit runs, letter pairs before check
 // digits, street words). Regexes are Go RE2: linear time.
 //

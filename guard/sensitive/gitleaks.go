@@ -156,6 +156,20 @@ type secretRule struct {
 	// operator within a few bytes" family: a keyword hit with no
 	// operator after it cannot match.
 	assign bool
+	// keywords (lower case) gate the rule: it runs only near one of
+	// them. A rule without keywords runs over the whole text.
+	keywords []string
+	// np marks Nosey Parker rules: group is the secret's capture group
+	// (see npValue), placeholders are not reported, and gitleaks'
+	// allowlists do not apply.
+	np bool
+	// anchor, when set, is the rule's regex anchored at the start: the
+	// rule runs at offset bytes before each keyword hit, where the lead
+	// assertions hold, rather than over windows.
+	anchor *regexp.Regexp
+	offset int
+	lead   []syntax.Op
+	run    *classRun // when set, a match holds such a run
 }
 
 // assignOps is the operator group of gitleaks' keyword-assignment rules.
@@ -196,6 +210,9 @@ func compileGitleaks(cfg Config) (rules []secretRule, global []*allowlist, err e
 			if al != nil {
 				sr.allow = append(sr.allow, al)
 			}
+		}
+		for _, k := range r.Keywords {
+			sr.keywords = append(sr.keywords, strings.ToLower(k))
 		}
 		sr.left, sr.right = windowOf(r.Regex)
 		sr.assign = strings.Contains(r.Regex, assignOps)

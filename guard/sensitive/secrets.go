@@ -18,21 +18,28 @@ const (
 // around their keywords, this package's detectors at the keyword.
 func (d *Detector) scanSecrets(s *scratch, text string) {
 	ms := d.ac.FindAllOverlapping(s.low)
-	if len(ms) == 0 {
+	if len(ms) == 0 && len(d.always) == 0 {
 		return
 	}
 	s.wins = s.wins[:0]
+	for _, r := range d.always {
+		s.wins = append(s.wins, window{rule: r, start: 0, end: len(text)})
+	}
 	for _, m := range ms {
 		for _, t := range d.targets[m.PatternID] {
 			if t.rule >= 0 {
 				r := &d.rules[t.rule]
+				if r.anchor != nil {
+					d.runAnchored(s, text, t.rule, m.Start-r.offset)
+					continue
+				}
 				if r.assign {
 					if a, e, ok := assignWindow(text, m.Start, m.End); ok {
 						s.wins = append(s.wins, window{rule: t.rule, start: a, end: e})
 					}
 					continue
 				}
-				if m.End-m.Start <= 2 && !tokenAfter(text, m.End) {
+				if m.End-m.Start <= 2 && !r.np && !tokenAfter(text, m.End) {
 					continue
 				}
 				right := r.right
@@ -164,6 +171,55 @@ func snapEnd(text string, i int) int {
 
 func isBlank(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
+// runAnchored runs an anchored Nosey Parker rule at byte a of text. A
+// start inside the rule's last match is skipped, and the bytes a rule
+// may read per text are bounded, so the work stays linear in the text.
+func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
+	r := &d.rules[rule]
+	if a < 0 || a >= len(text) || !leadHolds(r.lead, text, a) {
+		return
+	}
+	if s.npEnd == nil {
+		s.npEnd = make(map[int]int)
+		s.npWork = make(map[int]int)
+	}
+	if a < s.npEnd[rule] {
+		return
+	}
+	// A rule reads as far as its longest match (then to a blank), an
+	// unbounded one npAnchorMax bytes: the regexp engine's cost grows
+	// with its input however early a match fails.
+	end := min(len(text), a+npAnchorMax)
+	if r.right > 0 {
+		end = snapEnd(text, min(len(text), a+r.right))
+	}
+	if r.run != nil {
+		j := min(end, a+npRight)
+		if r.run.within >= 0 {
+			j = min(end, a+r.run.within)
+		}
+		if s.npWork[rule] += j - a; !r.run.holds(text, a, j) {
+			return
+		}
+	}
+	if s.npWork[rule] += end - a; s.npWork[rule] > 8*len(text)+npRight {
+		return
+	}
+	m := r.anchor.FindStringSubmatchIndex(text[a:end])
+	if m == nil {
+		return
+	}
+	s.npEnd[rule] = a + m[1]
+	gs, ge := npValue(r, m)
+	if placeholderSecret(text[a+gs : a+ge]) {
+		return
+	}
+	s.cands = append(s.cands, cand{
+		start: a + gs, end: a + ge, kind: kindSecret,
+		score: r.score, detector: r.detector, rule: r.rule,
+	})
+}
+
 // runRule runs one gitleaks rule over one window with gitleaks' checks:
 // the secret group, the entropy floor, the global and the rule's
 // allowlists.
@@ -171,6 +227,17 @@ func (d *Detector) runRule(s *scratch, text string, w window) {
 	r := &d.rules[w.rule]
 	sub := text[w.start:w.end]
 	for _, m := range r.re.FindAllStringSubmatchIndex(sub, -1) {
+		if r.np {
+			gs, ge := npValue(r, m)
+			if placeholderSecret(sub[gs:ge]) {
+				continue
+			}
+			s.cands = append(s.cands, cand{
+				start: w.start + gs, end: w.start + ge, kind: kindSecret,
+				score: r.score, detector: r.detector, rule: r.rule,
+			})
+			continue
+		}
 		gs, ge := m[0], m[1]
 		if r.group > 0 && 2*r.group+1 < len(m) && m[2*r.group] >= 0 {
 			gs, ge = m[2*r.group], m[2*r.group+1]
@@ -192,7 +259,7 @@ func (d *Detector) runRule(s *scratch, text string, w window) {
 			continue
 		}
 		secret := sub[gs:ge]
-		if r.entropy > 0 && entropy(secret) <= r.entropy {
+		if r.entropy > 0 && entropy(secret) <= r.entropy || placeholderSecret(secret) {
 			continue
 		}
 		match := sub[m[0]:m[1]]

@@ -214,7 +214,7 @@ func TestNoValueInExcerpt(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	cfg := Default()
-	cfg.Disabled = []string{"pii.email", "secret.github-pat"}
+	cfg.Disabled = []string{"pii.email", "secret.github-pat", "secret.np.github.1"}
 	cfg.AllowValues = []string{"support@example.com"}
 	d, err := New(cfg)
 	if err != nil {
