@@ -18,6 +18,7 @@ import (
 
 	"github.com/subzero-gateway/subzero/audit"
 	"github.com/subzero-gateway/subzero/broker/oauth"
+	"github.com/subzero-gateway/subzero/guard"
 	"github.com/subzero-gateway/subzero/internal/secret"
 	"github.com/subzero-gateway/subzero/internal/yamlconf"
 	"github.com/subzero-gateway/subzero/store/bolt"
@@ -43,6 +44,7 @@ type Config struct {
 	Audit   audit.Config `yaml:"audit"`
 	OAuth   oauth.Config `yaml:"oauth"`
 	Authz   AuthzConfig  `yaml:"authz"`
+	Guard   guard.Config `yaml:"guard"`
 	// ServerSecret keys the node's HMACs (authorization codes, refresh
 	// tokens, DPoP nonces, client secret hashes): 32 bytes or more, the same
 	// on every node. Empty: generated once in <data_dir>/server-secret,
@@ -109,6 +111,7 @@ func DefaultConfig() Config {
 		Audit: audit.Default(),
 		OAuth: oauth.Default(),
 		Authz: defaultAuthz(),
+		Guard: guard.Default(),
 	}
 }
 
@@ -153,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.ServerSecret.Validate(); err != nil {
 		return prefix("server_secret", err)
+	}
+	if err := c.Guard.Validate(); err != nil {
+		return err // guard's errors name guard.<key>
 	}
 	if err := c.Authz.validate(); err != nil {
 		return prefix("authz", err)

@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/subzero-gateway/subzero/evals"
-	"github.com/subzero-gateway/subzero/guard"
 	"github.com/subzero-gateway/subzero/guard/standard"
 )
 
@@ -54,7 +53,12 @@ func evalGuard(ctx context.Context, e env, args []string) (err error) {
 	rowsPath := fs.String("rows", "", "write one JSON line per row to `file`")
 	foldFlag := fs.String("fold", "", "only the rows of fold `I/K`")
 	check := fs.Bool("check", false, "exit 1 when the targets are not met")
+	configFile := fs.String("config", e.getenv("SUBZERO_CONFIG"), "node config `file` whose guard section to measure (default: the built-in policy)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	gcfg, err := guardConfig(*configFile, e)
+	if err != nil {
 		return err
 	}
 	var fold *evals.Fold
@@ -76,7 +80,7 @@ func evalGuard(ctx context.Context, e env, args []string) (err error) {
 		return usageError("eval guard: %v", err)
 	}
 	defer f.Close()
-	g, err := standard.New(guard.Default())
+	g, err := standard.New(gcfg)
 	if err != nil {
 		return fmt.Errorf("eval guard: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/subzero-gateway/subzero/broker"
 	"io"
 	"slices"
 
@@ -50,6 +51,7 @@ func guardScan(ctx context.Context, e env, stdin io.Reader, args []string) error
 	fs := newFlagSet("guard scan", e)
 	dir := fs.String("direction", string(guard.Prompt), "where the input travels: `D`")
 	isJSON := fs.Bool("json", false, "the input is JSON")
+	configFile := fs.String("config", e.getenv("SUBZERO_CONFIG"), "node config `file` whose guard section applies (default: the built-in policy)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -57,7 +59,10 @@ func guardScan(ctx context.Context, e env, stdin io.Reader, args []string) error
 	if !slices.Contains(directions, d) {
 		return usageError("guard scan: --direction must be prompt, completion, tool_arguments, tool_result or tool_description, not %q", *dir)
 	}
-	cfg := guard.Default()
+	cfg, err := guardConfig(*configFile, e)
+	if err != nil {
+		return err
+	}
 	limit := cfg.MaxBytes
 	if limit == 0 {
 		limit = guard.DefaultMaxBytes
@@ -90,4 +95,17 @@ func guardScan(ctx context.Context, e env, stdin io.Reader, args []string) error
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// guardConfig is the guard section of the node config in file, or the
+// built-in policy when file is "".
+func guardConfig(file string, e env) (guard.Config, error) {
+	if file == "" {
+		return guard.Default(), nil
+	}
+	cfg, err := broker.LoadConfig(file, e.environ, broker.Flags{})
+	if err != nil {
+		return guard.Config{}, configError(err)
+	}
+	return cfg.Guard, nil
 }
