@@ -270,6 +270,24 @@ type scratch struct {
 	// npEnd and npWork are, per anchored rule, where its last match
 	// ended and how many bytes it has read in this text.
 	npEnd, npWork map[int]int
+	// Per distinct value, within one text: the outcome of an anchored
+	// assignment rule's regex on a window, and of phone validation
+	// ("" when invalid). Keys are substrings of the text: cleared when
+	// Detect returns, so that no reference to the text is kept.
+	assigned map[assignKey][]int
+	phones   map[phoneKey]string
+}
+
+// phoneKey is a phone candidate and whether a phone word precedes it.
+type phoneKey struct {
+	raw string
+	ctx bool
+}
+
+// assignKey is an assignment rule and the window it ran on.
+type assignKey struct {
+	rule int
+	sub  string
 }
 
 // window is a span of the text one gitleaks rule runs over.
@@ -287,7 +305,11 @@ func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized,
 		return dst
 	}
 	s := d.pool.Get().(*scratch)
-	defer d.pool.Put(s)
+	defer func() {
+		clear(s.assigned)
+		clear(s.phones)
+		d.pool.Put(s)
+	}()
 	s.cands = s.cands[:0]
 	clear(s.npEnd)
 	clear(s.npWork)

@@ -1,10 +1,12 @@
 package sensitive
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -75,26 +77,66 @@ const (
 // conditions (a scanned string has neither).
 type allowlist struct {
 	target int
-	re     *regexp.Regexp
+	res    []allowRegex
 	stop   *ahocorasick.Automaton // lower-cased stopwords
-	and    bool                   // both re and stop must hold
+	and    bool                   // both res and stop must hold
 }
 
-func (a *allowlist) allowed(secret, match, line string, lowSecret []byte) bool {
-	target := secret
+// allowRegex is one regex of an allowlist with a literal prefilter:
+// the regex can match only a target whose lower-cased text holds one of
+// lits (or ac's patterns, when there are many). Nil lits: no prefilter.
+type allowRegex struct {
+	re   *regexp.Regexp
+	lits [][]byte
+	ac   *ahocorasick.Automaton
+}
+
+// Bounds on an allowlist regex's literal prefilter.
+const (
+	allowMinLit   = 2 // shortest literal worth a prefilter
+	allowScanLits = 8 // more literals than this get an automaton
+)
+
+func (x *allowRegex) match(target string, low []byte) bool {
+	switch {
+	case x.ac != nil:
+		if !x.ac.IsMatch(low) {
+			return false
+		}
+	case x.lits != nil:
+		if !slices.ContainsFunc(x.lits, func(l []byte) bool { return bytes.Contains(low, l) }) {
+			return false
+		}
+	}
+	return x.re.MatchString(target)
+}
+
+// allowed reports whether the allowlist holds for a match: secret,
+// match and line are its targets, lowSecret, lowMatch and lowLine the
+// same lower-cased (ASCII letters only).
+func (a *allowlist) allowed(secret, match, line string, lowSecret, lowMatch, lowLine []byte) bool {
+	target, low := secret, lowSecret
 	switch a.target {
 	case targetMatch:
-		target = match
+		target, low = match, lowMatch
 	case targetLine:
-		target = line
+		target, low = line, lowLine
 	}
 	stopOK := a.stop != nil && len(lowSecret) > 0 && a.stop.IsMatch(lowSecret)
 	if !a.and && stopOK {
 		return true
 	}
-	reOK := a.re != nil && target != "" && a.re.MatchString(target)
+	reOK := false
+	if target != "" {
+		for i := range a.res {
+			if a.res[i].match(target, low) {
+				reOK = true
+				break
+			}
+		}
+	}
 	if a.and {
-		return (a.re == nil || reOK) && (a.stop == nil || stopOK)
+		return (a.res == nil || reOK) && (a.stop == nil || stopOK)
 	}
 	return reOK
 }
@@ -117,12 +159,26 @@ func compileAllowlist(a gitleaksAllowlist) (*allowlist, error) {
 	case "line":
 		al.target = targetLine
 	}
-	if len(a.Regexes) > 0 {
-		re, err := regexp.Compile("(?:" + strings.Join(a.Regexes, ")|(?:") + ")")
+	for _, expr := range a.Regexes {
+		re, err := regexp.Compile(expr)
 		if err != nil {
 			return nil, err
 		}
-		al.re = re
+		x := allowRegex{re: re}
+		if p, err := syntax.Parse(expr, syntax.Perl); err == nil {
+			if lits, ok := allowLits.required(p.Simplify()); ok && minLen(lits) >= allowMinLit {
+				if len(lits) > allowScanLits {
+					if x.ac, err = ahocorasick.NewBuilder().AddStrings(lits).Build(); err != nil {
+						return nil, err
+					}
+				} else {
+					for _, l := range lits {
+						x.lits = append(x.lits, []byte(l))
+					}
+				}
+			}
+		}
+		al.res = append(al.res, x)
 	}
 	if len(a.Stopwords) > 0 {
 		words := make([]string, len(a.Stopwords))
@@ -163,17 +219,22 @@ type secretRule struct {
 	// (see npValue), placeholders are not reported, and gitleaks'
 	// allowlists do not apply.
 	np bool
-	// anchor, when set, is the rule's regex anchored at the start: the
-	// rule runs at offset bytes before each keyword hit, where the lead
-	// assertions hold, rather than over windows.
+	// anchor, when set, is the rule's regex anchored at the start: a
+	// Nosey Parker rule runs at offset bytes before each keyword hit,
+	// where the lead assertions hold, an assignment rule at the start
+	// of the identifier holding a keyword, rather than over windows.
 	anchor *regexp.Regexp
 	offset int
 	lead   []syntax.Op
 	run    *classRun // when set, a match holds such a run
 }
 
-// assignOps is the operator group of gitleaks' keyword-assignment rules.
-const assignOps = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+// assignOps is the operator group of gitleaks' keyword-assignment
+// rules, and assignPrefix the identifier their matches start with.
+const (
+	assignOps    = `(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+	assignPrefix = `[\w.-]{0,50}?`
+)
 
 // compileGitleaks compiles the embedded rules, leaving out the disabled
 // ones, those bound to file paths and those this package replaces.
@@ -215,7 +276,10 @@ func compileGitleaks(cfg Config) (rules []secretRule, global []*allowlist, err e
 			sr.keywords = append(sr.keywords, strings.ToLower(k))
 		}
 		sr.left, sr.right = windowOf(r.Regex)
-		sr.assign = strings.Contains(r.Regex, assignOps)
+		sr.assign = strings.Contains(r.Regex, assignOps) && strings.Contains(r.Regex, assignPrefix)
+		if sr.assign {
+			sr.anchor = regexp.MustCompile(`^(?:` + r.Regex + `)`)
+		}
 		rules = append(rules, sr)
 	}
 	return rules, global, nil

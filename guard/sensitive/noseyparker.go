@@ -118,7 +118,7 @@ func compileNoseyParker(cfg Config) (rules []secretRule, skipped map[string]stri
 			sr.keywords, sr.offset, sr.lead = a.lits, a.offset, a.lead
 			sr.anchor = regexp.MustCompile(`^(?:` + expr + `)`)
 			sr.run = longestRun(raw) // before Simplify expands counted repetitions
-		} else if ks, ok := requiredLits(parsed); ok && minLen(ks) >= 2 {
+		} else if ks, ok := npLits.required(parsed); ok && minLen(ks) >= 2 {
 			sr.keywords = ks
 		}
 		rules = append(rules, sr)
@@ -220,15 +220,20 @@ func copyClass(b *strings.Builder, p string, i int) int {
 	return len(p)
 }
 
-// Bounds on literal sets computed for keyword prefilters.
+// litCap bounds the size of the literal sets computed for prefilters.
+type litCap int
+
+// npLits is the bound for rule keywords (each is a pattern of the
+// keyword automaton); allowLits for allowlist prefilters.
 const (
-	maxLitSet   = 64
-	maxClassLit = 8
+	npLits      litCap = 64
+	allowLits   litCap = 4096
+	maxClassLit        = 8
 )
 
-// exactLits returns, lower-cased, the finite set of strings re matches,
+// exact returns, lower-cased, the finite set of strings re matches,
 // when it is small.
-func exactLits(re *syntax.Regexp) ([]string, bool) {
+func (c litCap) exact(re *syntax.Regexp) ([]string, bool) {
 	switch re.Op {
 	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText,
 		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
@@ -253,24 +258,24 @@ func exactLits(re *syntax.Regexp) ([]string, bool) {
 		}
 		return set, len(set) > 0
 	case syntax.OpCapture:
-		return exactLits(re.Sub[0])
+		return c.exact(re.Sub[0])
 	case syntax.OpQuest:
-		s, ok := exactLits(re.Sub[0])
+		s, ok := c.exact(re.Sub[0])
 		if !ok {
 			return nil, false
 		}
-		return union(s, []string{""})
+		return c.union(s, []string{""})
 	case syntax.OpRepeat:
 		if re.Min != re.Max || re.Max > 4 {
 			return nil, false
 		}
-		s, ok := exactLits(re.Sub[0])
+		s, ok := c.exact(re.Sub[0])
 		if !ok {
 			return nil, false
 		}
 		out := []string{""}
 		for range re.Min {
-			if out, ok = product(out, s); !ok {
+			if out, ok = c.product(out, s); !ok {
 				return nil, false
 			}
 		}
@@ -278,11 +283,11 @@ func exactLits(re *syntax.Regexp) ([]string, bool) {
 	case syntax.OpConcat:
 		out := []string{""}
 		for _, sub := range re.Sub {
-			s, ok := exactLits(sub)
+			s, ok := c.exact(sub)
 			if !ok {
 				return nil, false
 			}
-			if out, ok = product(out, s); !ok {
+			if out, ok = c.product(out, s); !ok {
 				return nil, false
 			}
 		}
@@ -290,11 +295,11 @@ func exactLits(re *syntax.Regexp) ([]string, bool) {
 	case syntax.OpAlternate:
 		var out []string
 		for _, sub := range re.Sub {
-			s, ok := exactLits(sub)
+			s, ok := c.exact(sub)
 			if !ok {
 				return nil, false
 			}
-			if out, ok = union(out, s); !ok {
+			if out, ok = c.union(out, s); !ok {
 				return nil, false
 			}
 		}
@@ -303,14 +308,16 @@ func exactLits(re *syntax.Regexp) ([]string, bool) {
 	return nil, false
 }
 
-func product(a, b []string) ([]string, bool) {
-	if len(a)*len(b) > maxLitSet {
+func (c litCap) product(a, b []string) ([]string, bool) {
+	if len(a)*len(b) > int(c) {
 		return nil, false
 	}
 	out := make([]string, 0, len(a)*len(b))
+	seen := make(map[string]bool, len(a)*len(b))
 	for _, x := range a {
 		for _, y := range b {
-			if s := x + y; !slices.Contains(out, s) {
+			if s := x + y; !seen[s] {
+				seen[s] = true
 				out = append(out, s)
 			}
 		}
@@ -318,14 +325,22 @@ func product(a, b []string) ([]string, bool) {
 	return out, true
 }
 
-func union(a, b []string) ([]string, bool) {
+func (c litCap) union(a, b []string) ([]string, bool) {
+	if len(a)+len(b) > 2*int(c) {
+		return nil, false
+	}
 	out := slices.Clone(a)
+	seen := make(map[string]bool, len(a)+len(b))
+	for _, s := range a {
+		seen[s] = true
+	}
 	for _, s := range b {
-		if !slices.Contains(out, s) {
+		if !seen[s] {
+			seen[s] = true
 			out = append(out, s)
 		}
 	}
-	return out, len(out) <= maxLitSet
+	return out, len(out) <= int(c)
 }
 
 func minLen(set []string) int {
@@ -351,27 +366,27 @@ func betterLits(a, b []string) bool {
 	return len(a) < len(b)
 }
 
-// requiredLits returns, lower-cased, a set of strings one of which every
+// required returns, lower-cased, a set of strings one of which every
 // match of re contains: the basis of a keyword prefilter.
-func requiredLits(re *syntax.Regexp) ([]string, bool) {
-	if s, ok := exactLits(re); ok && minLen(s) > 0 {
+func (c litCap) required(re *syntax.Regexp) ([]string, bool) {
+	if s, ok := c.exact(re); ok && minLen(s) > 0 {
 		return s, true
 	}
 	switch re.Op {
 	case syntax.OpCapture, syntax.OpPlus:
-		return requiredLits(re.Sub[0])
+		return c.required(re.Sub[0])
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return requiredLits(re.Sub[0])
+			return c.required(re.Sub[0])
 		}
 	case syntax.OpAlternate:
 		var out []string
 		for _, sub := range re.Sub {
-			s, ok := requiredLits(sub)
+			s, ok := c.required(sub)
 			if !ok {
 				return nil, false
 			}
-			if out, ok = union(out, s); !ok {
+			if out, ok = c.union(out, s); !ok {
 				return nil, false
 			}
 		}
@@ -379,10 +394,10 @@ func requiredLits(re *syntax.Regexp) ([]string, bool) {
 	case syntax.OpConcat:
 		var best []string
 		for i, sub := range re.Sub {
-			if s := prefixSeq(re.Sub[i:], []string{""}); minLen(s) > 0 && betterLits(s, best) {
+			if s := c.prefix(re.Sub[i:], []string{""}); minLen(s) > 0 && betterLits(s, best) {
 				best = s
 			}
-			if s, ok := requiredLits(sub); ok && betterLits(s, best) {
+			if s, ok := c.required(sub); ok && betterLits(s, best) {
 				best = s
 			}
 		}
@@ -391,47 +406,47 @@ func requiredLits(re *syntax.Regexp) ([]string, bool) {
 	return nil, false
 }
 
-// prefixSeq returns, lower-cased, a set of strings one of which starts
+// prefix returns, lower-cased, a set of strings one of which starts
 // every match of the concatenation of subs, each prefixed by one of acc.
 // It stops extending the strings where the set would grow too large.
-func prefixSeq(subs []*syntax.Regexp, acc []string) []string {
+func (c litCap) prefix(subs []*syntax.Regexp, acc []string) []string {
 	if len(subs) == 0 {
 		return acc
 	}
 	first, rest := subs[0], subs[1:]
-	if s, ok := exactLits(first); ok {
-		p, ok := product(acc, s)
+	if s, ok := c.exact(first); ok {
+		p, ok := c.product(acc, s)
 		if !ok {
 			return acc
 		}
-		return prefixSeq(rest, p)
+		return c.prefix(rest, p)
 	}
 	then := func(re *syntax.Regexp) []*syntax.Regexp {
 		return append([]*syntax.Regexp{re}, rest...)
 	}
 	switch first.Op {
 	case syntax.OpCapture:
-		return prefixSeq(then(first.Sub[0]), acc)
+		return c.prefix(then(first.Sub[0]), acc)
 	case syntax.OpConcat:
-		return prefixSeq(append(slices.Clone(first.Sub), rest...), acc)
+		return c.prefix(append(slices.Clone(first.Sub), rest...), acc)
 	case syntax.OpQuest:
-		if u, ok := union(prefixSeq(then(first.Sub[0]), acc), prefixSeq(rest, acc)); ok {
+		if u, ok := c.union(c.prefix(then(first.Sub[0]), acc), c.prefix(rest, acc)); ok {
 			return u
 		}
 	case syntax.OpAlternate:
 		var out []string
 		for _, sub := range first.Sub {
 			var ok bool
-			if out, ok = union(out, prefixSeq(then(sub), acc)); !ok {
+			if out, ok = c.union(out, c.prefix(then(sub), acc)); !ok {
 				return acc
 			}
 		}
 		return out
 	case syntax.OpPlus:
-		return prefixSeq(first.Sub[:1], acc)
+		return c.prefix(first.Sub[:1], acc)
 	case syntax.OpRepeat:
 		if first.Min >= 1 {
-			return prefixSeq(first.Sub[:1], acc)
+			return c.prefix(first.Sub[:1], acc)
 		}
 	}
 	return acc
@@ -456,7 +471,7 @@ func anchorOf(re *syntax.Regexp) (anchor, bool) {
 	w := 0
 	for i, sub := range seq {
 		if i == 0 || w >= 0 {
-			if p := prefixSeq(seq[i:], []string{""}); minLen(p) > 0 && betterLits(p, best.lits) {
+			if p := npLits.prefix(seq[i:], []string{""}); minLen(p) > 0 && betterLits(p, best.lits) {
 				best = anchor{lits: p, offset: w, lead: lead}
 			}
 		}

@@ -178,7 +178,7 @@ func FuzzNPTranslate(f *testing.F) {
 			return
 		}
 		re = re.Simplify()
-		requiredLits(re)
+		npLits.required(re)
 		a, ok := anchorOf(re)
 		if !ok || len(text) > 256 {
 			return

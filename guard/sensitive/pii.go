@@ -580,7 +580,10 @@ func (d *Detector) phone(s *scratch, text string, ch *chunk, raw string) {
 	if allSame(dg) {
 		return
 	}
-	valid := ""
+	valid, seen := s.phones[phoneKey{raw, ctx}]
+	if seen {
+		goto report
+	}
 	if ch.plus || strings.HasPrefix(raw, "00") {
 		if validPhone(raw, "ZZ") || strings.HasPrefix(raw, "00") && validPhone("+"+string(dg[2:]), "ZZ") {
 			valid = "e164"
@@ -596,6 +599,11 @@ func (d *Detector) phone(s *scratch, text string, ch *chunk, raw string) {
 			}
 		}
 	}
+	if s.phones == nil {
+		s.phones = make(map[phoneKey]string)
+	}
+	s.phones[phoneKey{raw, ctx}] = valid
+report:
 	switch {
 	case valid != "" && (ctx || ch.plus || ch.ngroups >= 2):
 		score := 0.8

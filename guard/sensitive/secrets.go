@@ -29,13 +29,13 @@ func (d *Detector) scanSecrets(s *scratch, text string) {
 		for _, t := range d.targets[m.PatternID] {
 			if t.rule >= 0 {
 				r := &d.rules[t.rule]
-				if r.anchor != nil {
+				if r.np && r.anchor != nil {
 					d.runAnchored(s, text, t.rule, m.Start-r.offset)
 					continue
 				}
 				if r.assign {
 					if a, e, ok := assignWindow(text, m.Start, m.End); ok {
-						s.wins = append(s.wins, window{rule: t.rule, start: a, end: e})
+						d.runAssign(s, text, t.rule, a, e)
 					}
 					continue
 				}
@@ -220,81 +220,123 @@ func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
 	})
 }
 
-// runRule runs one gitleaks rule over one window with gitleaks' checks:
-// the secret group, the entropy floor, the global and the rule's
-// allowlists.
+// runRule runs one rule over one window.
 func (d *Detector) runRule(s *scratch, text string, w window) {
 	r := &d.rules[w.rule]
 	sub := text[w.start:w.end]
 	for _, m := range r.re.FindAllStringSubmatchIndex(sub, -1) {
-		if r.np {
-			gs, ge := npValue(r, m)
-			if placeholderSecret(sub[gs:ge]) {
-				continue
-			}
-			s.cands = append(s.cands, cand{
-				start: w.start + gs, end: w.start + ge, kind: kindSecret,
-				score: r.score, detector: r.detector, rule: r.rule,
-			})
-			continue
-		}
-		gs, ge := m[0], m[1]
-		if r.group > 0 && 2*r.group+1 < len(m) && m[2*r.group] >= 0 {
-			gs, ge = m[2*r.group], m[2*r.group+1]
-		} else {
-			for g := 2; g+1 < len(m); g += 2 {
-				if m[g] >= 0 && m[g+1] > m[g] {
-					gs, ge = m[g], m[g+1]
-					break
-				}
-			}
-		}
-		for gs < ge && sub[gs] == '\n' {
-			gs++
-		}
-		for ge > gs && sub[ge-1] == '\n' {
-			ge--
-		}
-		if gs == ge {
-			continue
-		}
-		secret := sub[gs:ge]
-		if r.entropy > 0 && entropy(secret) <= r.entropy || placeholderSecret(secret) {
-			continue
-		}
-		match := sub[m[0]:m[1]]
-		line := lineOf(text, w.start+m[0], w.start+m[1])
-		low := s.low[w.start+gs : w.start+ge]
-		if anyAllowed(d.global, secret, match, line, low) || anyAllowed(r.allow, secret, match, line, low) {
-			continue
-		}
-		s.cands = append(s.cands, cand{
-			start: w.start + gs, end: w.start + ge, kind: kindSecret,
-			score: r.score, detector: r.detector, rule: r.rule,
-		})
+		d.ruleMatch(s, text, r, w.start, sub, m)
 	}
 }
 
-func anyAllowed(as []*allowlist, secret, match, line string, low []byte) bool {
+// runAssign runs a rule of gitleaks' keyword-assignment family once,
+// anchored at the start of the identifier holding a keyword: its
+// pattern starts with that identifier ("[\w.-]{0,50}?" before the
+// keyword), so the leftmost match in the window starts there, and an
+// anchored run fails fast where the unanchored search would try every
+// position. A start inside the rule's last match is skipped, and a
+// window seen before in the text is not matched again.
+func (d *Detector) runAssign(s *scratch, text string, rule, a, e int) {
+	if s.npEnd == nil {
+		s.npEnd = make(map[int]int)
+		s.npWork = make(map[int]int)
+	}
+	if a < s.npEnd[rule] {
+		return
+	}
+	r := &d.rules[rule]
+	sub := text[a:e]
+	if s.assigned == nil {
+		s.assigned = make(map[assignKey][]int)
+	}
+	k := assignKey{rule, sub}
+	m, ok := s.assigned[k]
+	if !ok {
+		m = r.anchor.FindStringSubmatchIndex(sub)
+		s.assigned[k] = m
+	}
+	if m == nil {
+		return
+	}
+	s.npEnd[rule] = a + m[1]
+	d.ruleMatch(s, text, r, a, sub, m)
+}
+
+// ruleMatch checks one match m of rule r in sub (text[base:...]) with
+// gitleaks' checks: the secret group, the entropy floor, placeholders,
+// the global and the rule's allowlists; Nosey Parker rules take their
+// secret group and the placeholder check only.
+func (d *Detector) ruleMatch(s *scratch, text string, r *secretRule, base int, sub string, m []int) {
+	if r.np {
+		gs, ge := npValue(r, m)
+		if placeholderSecret(sub[gs:ge]) {
+			return
+		}
+		s.cands = append(s.cands, cand{
+			start: base + gs, end: base + ge, kind: kindSecret,
+			score: r.score, detector: r.detector, rule: r.rule,
+		})
+		return
+	}
+	gs, ge := m[0], m[1]
+	if r.group > 0 && 2*r.group+1 < len(m) && m[2*r.group] >= 0 {
+		gs, ge = m[2*r.group], m[2*r.group+1]
+	} else {
+		for g := 2; g+1 < len(m); g += 2 {
+			if m[g] >= 0 && m[g+1] > m[g] {
+				gs, ge = m[g], m[g+1]
+				break
+			}
+		}
+	}
+	for gs < ge && sub[gs] == '\n' {
+		gs++
+	}
+	for ge > gs && sub[ge-1] == '\n' {
+		ge--
+	}
+	if gs == ge {
+		return
+	}
+	secret := sub[gs:ge]
+	if r.entropy > 0 && entropy(secret) <= r.entropy || placeholderSecret(secret) {
+		return
+	}
+	match := sub[m[0]:m[1]]
+	la, lb := lineOf(text, base+m[0], base+m[1])
+	line := text[la:lb]
+	low := s.low[base+gs : base+ge]
+	lowMatch, lowLine := s.low[base+m[0]:base+m[1]], s.low[la:lb]
+	if anyAllowed(d.global, secret, match, line, low, lowMatch, lowLine) ||
+		anyAllowed(r.allow, secret, match, line, low, lowMatch, lowLine) {
+		return
+	}
+	s.cands = append(s.cands, cand{
+		start: base + gs, end: base + ge, kind: kindSecret,
+		score: r.score, detector: r.detector, rule: r.rule,
+	})
+}
+
+func anyAllowed(as []*allowlist, secret, match, line string, low, lowMatch, lowLine []byte) bool {
 	for _, a := range as {
-		if a.allowed(secret, match, line, low) {
+		if a.allowed(secret, match, line, low, lowMatch, lowLine) {
 			return true
 		}
 	}
 	return false
 }
 
-// lineOf returns the lines of text that span [i, j), at most 256 bytes
-// on either side (gitleaks' line allowlists look at the statement around
-// a match; a minified file is one long line).
-func lineOf(text string, i, j int) string {
+// lineOf returns the span [a, b) of the lines of text that span
+// [i, j), at most 256 bytes on either side (gitleaks' line allowlists
+// look at the statement around a match; a minified file is one long
+// line).
+func lineOf(text string, i, j int) (a, b int) {
 	lo, hi := max(i-256, 0), min(j+256, len(text))
-	a := lo + strings.LastIndexByte(text[lo:i], '\n') + 1
-	b := strings.IndexByte(text[j:hi], '\n')
-	if b < 0 {
-		return text[a:hi]
+	a = lo + strings.LastIndexByte(text[lo:i], '\n') + 1
+	if n := strings.IndexByte(text[j:hi], '\n'); n >= 0 {
+		return a, j + n
 	}
-	return text[a : j+b]
+	return a, hi
 }
 
 // entropy is the Shannon entropy of s in bits per byte.
