@@ -115,11 +115,11 @@ func compileNoseyParker(cfg Config) (rules []secretRule, skipped map[string]stri
 			sr.left, sr.right = npLeft, npRight
 		}
 		if a, ok := anchorOf(parsed); ok {
-			sr.keywords, sr.offset, sr.lead = a.lits, a.offset, a.lead
+			sr.keywords, sr.offset, sr.lead = truncLits(a.lits), a.offset, a.lead
 			sr.anchor = regexp.MustCompile(`^(?:` + expr + `)`)
 			sr.run = longestRun(raw) // before Simplify expands counted repetitions
 		} else if ks, ok := npLits.required(parsed); ok && minLen(ks) >= 2 {
-			sr.keywords = ks
+			sr.keywords = truncLits(ks)
 		}
 		rules = append(rules, sr)
 	}
@@ -450,6 +450,23 @@ func (c litCap) prefix(subs []*syntax.Regexp, acc []string) []string {
 		}
 	}
 	return acc
+}
+
+// npKeywordMax bounds the length of a Nosey Parker keyword: a prefix of
+// a required literal is required too, and long keywords (bucket host
+// names, Django's settings comment) would only grow the automaton.
+const npKeywordMax = 12
+
+// truncLits cuts lits to npKeywordMax bytes, without duplicates.
+func truncLits(lits []string) []string {
+	var out []string
+	for _, l := range lits {
+		l = l[:min(len(l), npKeywordMax)]
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // anchor is where a rule's matches can be found from one of its
