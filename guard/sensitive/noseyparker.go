@@ -455,7 +455,7 @@ func (c litCap) prefix(subs []*syntax.Regexp, acc []string) []string {
 // npKeywordMax bounds the length of a Nosey Parker keyword: a prefix of
 // a required literal is required too, and long keywords (bucket host
 // names, Django's settings comment) would only grow the automaton.
-const npKeywordMax = 12
+const npKeywordMax = 24
 
 // truncLits cuts lits to npKeywordMax bytes, without duplicates.
 func truncLits(lits []string) []string {
