@@ -11,9 +11,10 @@ import (
 	"github.com/subzero-gateway/subzero/guard/standard"
 )
 
-// devSetPath is the development set, in the shared directory beside the
-// repository (SOURCES.md there says where each row comes from).
-const devSetPath = "../../shared/guard-eval/dev.jsonl"
+// devSetPath is the development set, copied unchanged from the project's
+// shared guard-eval directory with SOURCES.md, which says where each row
+// comes from and under which license.
+const devSetPath = "testdata/guard-eval/dev.jsonl"
 
 // devSetRows is the size of the development set, so that a truncated copy
 // does not pass for the set.
@@ -24,8 +25,7 @@ func openDevSet(tb testing.TB) *os.File {
 	f, err := os.Open(devSetPath)
 	if err != nil {
 		tb.Fatalf("the guard's development set is missing: %v\n"+
-			"It is shared/guard-eval/dev.jsonl, in the directory beside the repository's root; "+
-			"the gate cannot run without it.", err)
+			"It is a copy of shared/guard-eval/dev.jsonl; the gate cannot run without it.", err)
 	}
 	tb.Cleanup(func() { f.Close() })
 	return f
@@ -59,10 +59,10 @@ func standardGuard(tb testing.TB) *guard.Guard {
 // TestDevSetTargets (armed) or is only reported in the test's log, while
 // the detectors are tuned. Arm a target once the guard meets it.
 var gate = map[string]bool{
-	"prompt attacks recall":    false,
+	"prompt attacks recall":    true,
 	"benign FP rate":           true,
 	"benign +kw FP rate":       true,
-	"pii+secret recall":        false,
+	"pii+secret recall":        true,
 	"benign sensitive FP rate": true,
 }
 
