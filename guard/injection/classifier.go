@@ -10,8 +10,8 @@ import (
 // folded text (byte 4-grams, words and word pairs), embedded in the
 // binary. It catches attacks phrased like ordinary requests that the
 // rules let pass, and only counts when it is confident (modelThreshold).
-// Trained by `go test ./guard/injection -run TestTrain -train`; see
-// testdata/TRAINING.md for the data, its licenses and the held-out figures.
+// Trained by [Train] (train.go), run as `go run ./guard/injection/internal/train`;
+// see testdata/TRAINING.md for the data, its licenses and the held-out figures.
 
 const (
 	modelBits = 17

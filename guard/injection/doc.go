@@ -51,14 +51,16 @@
 // model.bin, 512 KiB). It reports a text when its probability reaches
 // Config.ModelThreshold (0.85); the finding's Rule then starts with
 // "classifier". It was trained on the development set less a held-out
-// fifth (testdata/TRAINING.md) by
+// fifth (testdata/TRAINING.md) by [Train], which the command
 //
-//	go test ./guard/injection -run TestTrain -train
+//	go run ./guard/injection/internal/train
 //
-// which also logs its 5-fold cross-validated figures. Its training data
-// adds hand-written benign questions in every language of the lexicon
-// (testdata/benign_multilingual.jsonl), since the development set's
-// non-English rows are all attacks. It still only sees texts the rules
+// runs from the repository root to write model.bin and print the 5-fold
+// cross-validated figures. Training is deterministic, and a test retrains
+// on the checked-in data and compares the result with model.bin. Its
+// training data adds hand-written benign questions in every language of
+// the lexicon (testdata/benign_multilingual.jsonl), since the development
+// set's non-English rows are all attacks. It still only sees texts the rules
 // found suspicious: asked about every text it adds about two points of
 // recall in cross-validation, for half a point of false positives and a
 // model pass (tens of µs per 4 KiB) on every clean text.
