@@ -119,8 +119,6 @@ var sumClass = func() (t [256]uint8) {
 	return
 }()
 
-
-
 // emit records one payload: raw is the decoded text, already in n.arena
 // (as arena[rawStart:]), s and e its run in text. It folds the payload,
 // records it and decodes inside it. It returns the remaining budget.

@@ -246,7 +246,9 @@ func prevIsSpaceOrPunct(text string, i int) bool {
 	return r == utf8.RuneError || !(('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z'))
 }
 
-func isNumSep(c byte) bool { return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' }
+func isNumSep(c byte) bool {
+	return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')'
+}
 
 // scanChunk reads a chunk starting at i.
 func scanChunk(text string, i int) chunk {
