@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -158,63 +157,6 @@ func condition(v []byte) []byte {
 	return bytes.Clone(v)
 }
 
-// keyString names a tuple in errors: object#relation@user, never its
-// condition.
-func keyString(t tuplestore.Tuple) string { return t.Object + "#" + t.Relation + "@" + t.User }
-
-func checkField(what, s string) error {
-	switch {
-	case len(s) > tuplestore.MaxKeyField:
-		return fmt.Errorf("%s: %d bytes, more than %d: %w", what, len(s), tuplestore.MaxKeyField, tuplestore.ErrTooLarge)
-	case s == "":
-		return fmt.Errorf("%s: empty", what)
-	case strings.IndexByte(s, 0) >= 0:
-		return fmt.Errorf("%s: holds a 0x00 byte", what)
-	}
-	return nil
-}
-
-// checkWrite checks a Write's arguments against the limits before the
-// store is touched.
-func checkWrite(writes, deletes []tuplestore.Tuple) error {
-	if n := len(writes) + len(deletes); n > tuplestore.MaxWrite {
-		return fmt.Errorf("%d tuples, more than %d: %w", n, tuplestore.MaxWrite, tuplestore.ErrTooLarge)
-	}
-	for _, list := range []struct {
-		name   string
-		tuples []tuplestore.Tuple
-	}{{"deletes", deletes}, {"writes", writes}} {
-		for i, t := range list.tuples {
-			at := fmt.Sprintf("%s[%d]", list.name, i)
-			if err := checkField(at+".object", t.Object); err != nil {
-				return err
-			}
-			if err := checkField(at+".relation", t.Relation); err != nil {
-				return err
-			}
-			if err := checkField(at+".user", t.User); err != nil {
-				return err
-			}
-			if len(t.Condition) > tuplestore.MaxCondition {
-				return fmt.Errorf("%s.condition: %d bytes, more than %d: %w", at, len(t.Condition), tuplestore.MaxCondition, tuplestore.ErrTooLarge)
-			}
-		}
-	}
-	return nil
-}
-
-func checkModel(m tuplestore.Model) error {
-	switch {
-	case m.ID == "":
-		return errors.New("model ID: empty")
-	case len(m.ID) > tuplestore.MaxModelID:
-		return fmt.Errorf("model ID: %d bytes, more than %d: %w", len(m.ID), tuplestore.MaxModelID, tuplestore.ErrTooLarge)
-	case len(m.Data) > tuplestore.MaxModel:
-		return fmt.Errorf("model %q: %d bytes, more than %d: %w", m.ID, len(m.Data), tuplestore.MaxModel, tuplestore.ErrTooLarge)
-	}
-	return nil
-}
-
 func changeKey(rev uint64, ord uint32) []byte {
 	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(make([]byte, 0, 12), rev), ord)
 }
@@ -261,7 +203,7 @@ func (s *TupleStore) Write(ctx context.Context, writes, deletes []tuplestore.Tup
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := checkWrite(writes, deletes); err != nil {
+	if err := tuplestore.CheckWrite(writes, deletes); err != nil {
 		return 0, tupleWrap("write", err)
 	}
 	if len(writes)+len(deletes) == 0 {
@@ -278,7 +220,7 @@ func (s *TupleStore) Write(ctx context.Context, writes, deletes []tuplestore.Tup
 		for i, d := range deletes {
 			k := tupleKey(d)
 			if !has(t.tuples, k) {
-				return fmt.Errorf("deletes[%d] %q: %w", i, keyString(d), tuplestore.ErrMissing)
+				return fmt.Errorf("deletes[%d] %q: %w", i, tuplestore.KeyString(d), tuplestore.ErrMissing)
 			}
 			if err := errors.Join(t.tuples.Delete(k), t.users.Delete(userKey(d)),
 				t.changes.Put(changeKey(rev, ord), encodeChange(tuplestore.OpDelete, tuplestore.Tuple{Object: d.Object, Relation: d.Relation, User: d.User}))); err != nil {
@@ -289,7 +231,7 @@ func (s *TupleStore) Write(ctx context.Context, writes, deletes []tuplestore.Tup
 		for i, w := range writes {
 			k := tupleKey(w)
 			if has(t.tuples, k) {
-				return fmt.Errorf("writes[%d] %q: %w", i, keyString(w), tuplestore.ErrExists)
+				return fmt.Errorf("writes[%d] %q: %w", i, tuplestore.KeyString(w), tuplestore.ErrExists)
 			}
 			if err := errors.Join(t.tuples.Put(k, bytes.Clone(w.Condition)), t.users.Put(userKey(w), nil),
 				t.changes.Put(changeKey(rev, ord), encodeChange(tuplestore.OpWrite, w))); err != nil {
@@ -548,7 +490,7 @@ func (s *TupleStore) WriteModel(ctx context.Context, m tuplestore.Model) (uint64
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := checkModel(m); err != nil {
+	if err := tuplestore.CheckModel(m); err != nil {
 		return 0, tupleWrap("write model", err)
 	}
 	var rev uint64

@@ -233,63 +233,6 @@ func splitKey(k string) (tuplestore.Tuple, bool) {
 	return tuplestore.Tuple{Object: o, Relation: r, User: u}, ok1 && ok2
 }
 
-// keyString names a tuple in errors: object#relation@user, never its
-// condition.
-func keyString(t tuplestore.Tuple) string { return t.Object + "#" + t.Relation + "@" + t.User }
-
-func checkTupleField(what, s string) error {
-	switch {
-	case len(s) > tuplestore.MaxKeyField:
-		return fmt.Errorf("%s: %d bytes, more than %d: %w", what, len(s), tuplestore.MaxKeyField, tuplestore.ErrTooLarge)
-	case s == "":
-		return fmt.Errorf("%s: empty", what)
-	case strings.IndexByte(s, 0) >= 0:
-		return fmt.Errorf("%s: holds a 0x00 byte", what)
-	}
-	return nil
-}
-
-// checkTupleWrite checks a Write's arguments against the limits before
-// the store is touched.
-func checkTupleWrite(writes, deletes []tuplestore.Tuple) error {
-	if n := len(writes) + len(deletes); n > tuplestore.MaxWrite {
-		return fmt.Errorf("%d tuples, more than %d: %w", n, tuplestore.MaxWrite, tuplestore.ErrTooLarge)
-	}
-	for _, list := range []struct {
-		name   string
-		tuples []tuplestore.Tuple
-	}{{"deletes", deletes}, {"writes", writes}} {
-		for i, t := range list.tuples {
-			at := fmt.Sprintf("%s[%d]", list.name, i)
-			if err := checkTupleField(at+".object", t.Object); err != nil {
-				return err
-			}
-			if err := checkTupleField(at+".relation", t.Relation); err != nil {
-				return err
-			}
-			if err := checkTupleField(at+".user", t.User); err != nil {
-				return err
-			}
-			if len(t.Condition) > tuplestore.MaxCondition {
-				return fmt.Errorf("%s.condition: %d bytes, more than %d: %w", at, len(t.Condition), tuplestore.MaxCondition, tuplestore.ErrTooLarge)
-			}
-		}
-	}
-	return nil
-}
-
-func checkModel(m tuplestore.Model) error {
-	switch {
-	case m.ID == "":
-		return errors.New("model ID: empty")
-	case len(m.ID) > tuplestore.MaxModelID:
-		return fmt.Errorf("model ID: %d bytes, more than %d: %w", len(m.ID), tuplestore.MaxModelID, tuplestore.ErrTooLarge)
-	case len(m.Data) > tuplestore.MaxModel:
-		return fmt.Errorf("model %q: %d bytes, more than %d: %w", m.ID, len(m.Data), tuplestore.MaxModel, tuplestore.ErrTooLarge)
-	}
-	return nil
-}
-
 // tupleWrap adds the package's context to an error that is not the
 // context's.
 func tupleWrap(op string, err error) error {
@@ -312,7 +255,7 @@ func (s *TupleStore) Write(ctx context.Context, writes, deletes []tuplestore.Tup
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := checkTupleWrite(writes, deletes); err != nil {
+	if err := tuplestore.CheckWrite(writes, deletes); err != nil {
 		return 0, tupleWrap("write", err)
 	}
 	if len(writes)+len(deletes) == 0 {
@@ -353,7 +296,7 @@ func scriptError(err error, writes, deletes []tuplestore.Tuple) error {
 		if perr != nil || i < 0 || i >= len(e.list) {
 			return fmt.Errorf("%s: %w", err, e.sentinel)
 		}
-		return fmt.Errorf("%s[%d] %q: %w", e.name, i, keyString(e.list[i]), e.sentinel)
+		return fmt.Errorf("%s[%d] %q: %w", e.name, i, tuplestore.KeyString(e.list[i]), e.sentinel)
 	}
 	return err
 }
@@ -592,7 +535,7 @@ func (s *TupleStore) WriteModel(ctx context.Context, m tuplestore.Model) (uint64
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := checkModel(m); err != nil {
+	if err := tuplestore.CheckModel(m); err != nil {
 		return 0, tupleWrap("write model", err)
 	}
 	keys := []string{s.key("meta"), s.key("tuples"), s.key("users"), s.key("conditions"), s.key("changes"), s.key("models")}

@@ -7,6 +7,8 @@ package tuplestore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
 // Store errors.
@@ -115,4 +117,64 @@ type Store interface {
 
 	// Model returns the current model, or ErrNotFound.
 	Model(ctx context.Context) (Model, error)
+}
+
+// KeyString names a tuple in errors: object#relation@user, never its
+// condition.
+func KeyString(t Tuple) string { return t.Object + "#" + t.Relation + "@" + t.User }
+
+func checkField(what, s string) error {
+	switch {
+	case len(s) > MaxKeyField:
+		return fmt.Errorf("%s: %d bytes, more than %d: %w", what, len(s), MaxKeyField, ErrTooLarge)
+	case s == "":
+		return fmt.Errorf("%s: empty", what)
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("%s: holds a 0x00 byte", what)
+	}
+	return nil
+}
+
+// CheckWrite checks a Write's arguments against the limits every backend
+// enforces, before the store is touched: at most MaxWrite tuples, key
+// fields non-empty, without 0x00 and at most MaxKeyField bytes, conditions
+// at most MaxCondition bytes.
+func CheckWrite(writes, deletes []Tuple) error {
+	if n := len(writes) + len(deletes); n > MaxWrite {
+		return fmt.Errorf("%d tuples, more than %d: %w", n, MaxWrite, ErrTooLarge)
+	}
+	for _, list := range []struct {
+		name   string
+		tuples []Tuple
+	}{{"deletes", deletes}, {"writes", writes}} {
+		for i, t := range list.tuples {
+			at := fmt.Sprintf("%s[%d]", list.name, i)
+			if err := checkField(at+".object", t.Object); err != nil {
+				return err
+			}
+			if err := checkField(at+".relation", t.Relation); err != nil {
+				return err
+			}
+			if err := checkField(at+".user", t.User); err != nil {
+				return err
+			}
+			if len(t.Condition) > MaxCondition {
+				return fmt.Errorf("%s.condition: %d bytes, more than %d: %w", at, len(t.Condition), MaxCondition, ErrTooLarge)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckModel checks a model against the limits every backend enforces.
+func CheckModel(m Model) error {
+	switch {
+	case m.ID == "":
+		return errors.New("model ID: empty")
+	case len(m.ID) > MaxModelID:
+		return fmt.Errorf("model ID: %d bytes, more than %d: %w", len(m.ID), MaxModelID, ErrTooLarge)
+	case len(m.Data) > MaxModel:
+		return fmt.Errorf("model %q: %d bytes, more than %d: %w", m.ID, len(m.Data), MaxModel, ErrTooLarge)
+	}
+	return nil
 }
