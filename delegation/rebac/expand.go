@@ -21,13 +21,9 @@ func (e *Engine) Expand(ctx context.Context, req ExpandRequest) (*Tree, error) {
 	if err != nil {
 		return nil, validationError("object", err)
 	}
-	ct := m.types[typ]
-	if ct == nil {
-		return nil, &Error{Code: CodeTypeNotFound, Field: "object", Msg: "type " + quoteName(typ) + " is not defined"}
-	}
-	r := ct.rels[req.Relation]
-	if r == nil {
-		return nil, &Error{Code: CodeRelationNotFound, Field: "relation", Msg: "relation " + quoteName(req.Relation) + " is not defined on type " + typ}
+	r, err := m.relation(typ, req.Relation, "object")
+	if err != nil {
+		return nil, err
 	}
 	ov, err := newOverlay(v.x, m, req.ContextualTuples, ctxForCheck)
 	if err != nil {

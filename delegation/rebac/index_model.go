@@ -47,6 +47,22 @@ type cmodel struct {
 	leads   map[int]bitset // by target crel.idx: the relations that can flow into it
 }
 
+// relation returns typ#rel for ListObjects, ListUsers and Expand, with the
+// codes OpenFGA gives those calls: type_not_found on typeField,
+// relation_not_found on "relation". (Check answers both with a
+// validation error.)
+func (m *cmodel) relation(typ, rel, typeField string) (*crel, error) {
+	ct := m.types[typ]
+	if ct == nil {
+		return nil, &Error{Code: CodeTypeNotFound, Field: typeField, Msg: "type " + quoteName(typ) + " is not defined"}
+	}
+	r := ct.rels[rel]
+	if r == nil {
+		return nil, &Error{Code: CodeRelationNotFound, Field: "relation", Msg: "relation " + quoteName(rel) + " is not defined on type " + typ}
+	}
+	return r, nil
+}
+
 type ctype struct {
 	name  string
 	id    uint16

@@ -38,13 +38,9 @@ func (e *Engine) ListObjects(ctx context.Context, req ListObjectsRequest) ([]str
 	if m == nil {
 		return nil, errNoModel()
 	}
-	ct := m.types[req.Type]
-	if ct == nil {
-		return nil, &Error{Code: CodeTypeNotFound, Field: "type", Msg: "type " + quoteName(req.Type) + " is not defined"}
-	}
-	target := ct.rels[req.Relation]
-	if target == nil {
-		return nil, &Error{Code: CodeRelationNotFound, Field: "relation", Msg: "relation " + quoteName(req.Relation) + " is not defined on type " + req.Type}
+	target, err := m.relation(req.Type, req.Relation, "type")
+	if err != nil {
+		return nil, err
 	}
 	t, err := listUser(m, req.User)
 	if err != nil {
@@ -193,13 +189,9 @@ func (e *Engine) ListUsers(ctx context.Context, req ListUsersRequest) ([]string,
 	if err != nil {
 		return nil, validationError("object", err)
 	}
-	ct := m.types[otyp]
-	if ct == nil {
-		return nil, &Error{Code: CodeTypeNotFound, Field: "object", Msg: "type " + quoteName(otyp) + " is not defined"}
-	}
-	r := ct.rels[req.Relation]
-	if r == nil {
-		return nil, &Error{Code: CodeRelationNotFound, Field: "relation", Msg: "relation " + quoteName(req.Relation) + " is not defined on type " + otyp}
+	r, err := m.relation(otyp, req.Relation, "object")
+	if err != nil {
+		return nil, err
 	}
 	if len(req.Filters) == 0 {
 		return nil, &Error{Code: CodeValidation, Field: "filters", Msg: "at least one user filter is required"}
