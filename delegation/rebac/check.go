@@ -490,26 +490,13 @@ func (c *checker) rewrite1(obj uint32, r *crel, n *cnode) (res, error) {
 	case OpTTU:
 		return c.ttu(obj, n)
 	case OpUnion:
-		var err error
-		cycle := false
+		var u union
 		for _, ch := range n.children {
-			out, e := c.rewrite(obj, r, ch)
-			switch {
-			case e != nil:
-				err = e
-			case out == resTrue:
+			if u.add(c.rewrite(obj, r, ch)) {
 				return resTrue, nil
-			case out == resCycle:
-				cycle = true
 			}
 		}
-		if err != nil {
-			return resFalse, err
-		}
-		if cycle {
-			return resCycle, nil
-		}
-		return resFalse, nil
+		return u.result()
 	case OpIntersection:
 		var err error
 		for _, ch := range n.children {
@@ -556,8 +543,7 @@ func (c *checker) rewrite1(obj uint32, r *crel, n *cnode) (res, error) {
 // of its type and, recursively, usersets; a union.
 func (c *checker) direct(obj uint32, r *crel) (res, error) {
 	or := objrel(obj, r.id)
-	var err error
-	cycle := false
+	var u union
 	fan := 0
 	for src := 0; src < 2; src++ {
 		var subs []uint64
@@ -578,7 +564,7 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 			if s, ok := c.member(or, subs, big, c.userSubj); ok {
 				ok, e := c.admit(r, or, s, c.userKind, src)
 				if e != nil {
-					err = e
+					u.err = e
 				} else if ok {
 					if c.trace {
 						c.record(c.subjString(s))
@@ -591,7 +577,7 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 			if s, ok := c.member(or, subs, big, c.userWild); ok {
 				ok, e := c.admit(r, or, s, c.wildKind, src)
 				if e != nil {
-					err = e
+					u.err = e
 				} else if ok {
 					if c.trace {
 						c.record(c.subjString(s) + " (wildcard)")
@@ -617,33 +603,53 @@ func (c *checker) direct(obj uint32, r *crel) (res, error) {
 			}
 			ok, e := c.admit(r, or, s, k, src)
 			if e != nil {
-				err = e
+				u.err = e
 				continue
 			}
 			if !ok {
 				continue
 			}
 			if fan++; fan > c.maxFan {
-				if err == nil {
-					err = errFanOut(c.maxFan)
+				if u.err == nil {
+					u.err = errFanOut(c.maxFan)
 				}
 				break
 			}
-			out, e := c.dispatch(so, target, viaUserset, "")
-			switch {
-			case e != nil:
-				err = e
-			case out == resTrue:
+			if u.add(c.dispatch(so, target, viaUserset, "")) {
 				return resTrue, nil
-			case out == resCycle:
-				cycle = true
 			}
 		}
 	}
-	if err != nil {
-		return resFalse, err
+	return u.result()
+}
+
+// union collects the operands of a union: true as soon as one is, else
+// the last error, else a cycle if one operand ran into one.
+type union struct {
+	err   error
+	cycle bool
+}
+
+// add records one operand's outcome and reports whether it decides the
+// union (true).
+func (u *union) add(out res, err error) bool {
+	switch {
+	case err != nil:
+		u.err = err
+	case out == resTrue:
+		return true
+	case out == resCycle:
+		u.cycle = true
 	}
-	if cycle {
+	return false
+}
+
+// result is the union's outcome when no operand was true.
+func (u *union) result() (res, error) {
+	if u.err != nil {
+		return resFalse, u.err
+	}
+	if u.cycle {
 		return resCycle, nil
 	}
 	return resFalse, nil
@@ -656,8 +662,7 @@ func (c *checker) ttu(obj uint32, n *cnode) (res, error) {
 		return resFalse, nil
 	}
 	or := objrel(obj, n.ts.id)
-	var err error
-	cycle := false
+	var u union
 	fan := 0
 	for src := 0; src < 2; src++ {
 		for _, s := range c.subjects(or, src) {
@@ -672,36 +677,24 @@ func (c *checker) ttu(obj uint32, n *cnode) (res, error) {
 			}
 			ok, e := c.admit(n.ts, or, s, kindOf(pt, 0), src)
 			if e != nil {
-				err = e
+				u.err = e
 				continue
 			}
 			if !ok {
 				continue
 			}
 			if fan++; fan > c.maxFan {
-				if err == nil {
-					err = errFanOut(c.maxFan)
+				if u.err == nil {
+					u.err = errFanOut(c.maxFan)
 				}
 				break
 			}
-			out, e := c.dispatch(po, target, viaTTU, n.ts.name)
-			switch {
-			case e != nil:
-				err = e
-			case out == resTrue:
+			if u.add(c.dispatch(po, target, viaTTU, n.ts.name)) {
 				return resTrue, nil
-			case out == resCycle:
-				cycle = true
 			}
 		}
 	}
-	if err != nil {
-		return resFalse, err
-	}
-	if cycle {
-		return resCycle, nil
-	}
-	return resFalse, nil
+	return u.result()
 }
 
 // Check reports whether req.User has req.Relation on req.Object.
