@@ -102,18 +102,9 @@ func (w *jsonWalker) value(depth int) error {
 				return err
 			}
 			w.path = w.path[:mark]
-			w.ws()
-			if w.pos >= len(w.data) {
-				return w.fail("unexpected end of object")
+			if done, err := w.after('}', "object"); done || err != nil {
+				return err
 			}
-			if w.data[w.pos] == '}' {
-				w.pos++
-				return nil
-			}
-			if w.data[w.pos] != ',' {
-				return w.fail("expected ',' or '}'")
-			}
-			w.pos++
 		}
 	case c == '[':
 		if depth >= w.maxDepth {
@@ -134,18 +125,9 @@ func (w *jsonWalker) value(depth int) error {
 				return err
 			}
 			w.path = w.path[:mark]
-			w.ws()
-			if w.pos >= len(w.data) {
-				return w.fail("unexpected end of array")
+			if done, err := w.after(']', "array"); done || err != nil {
+				return err
 			}
-			if w.data[w.pos] == ']' {
-				w.pos++
-				return nil
-			}
-			if w.data[w.pos] != ',' {
-				return w.fail("expected ',' or ']'")
-			}
-			w.pos++
 		}
 	case c == '"':
 		start := w.pos
@@ -385,4 +367,21 @@ func appendJSONString(dst []byte, s string) []byte {
 		i += size
 	}
 	return append(dst, '"')
+}
+
+// after reads what follows a member of an object or array: the closing
+// byte (done) or a comma.
+func (w *jsonWalker) after(closing byte, what string) (done bool, err error) {
+	w.ws()
+	switch {
+	case w.pos >= len(w.data):
+		return false, w.fail("unexpected end of " + what)
+	case w.data[w.pos] == closing:
+		w.pos++
+		return true, nil
+	case w.data[w.pos] != ',':
+		return false, w.fail("expected ',' or '" + string(closing) + "'")
+	}
+	w.pos++
+	return false, nil
 }
