@@ -343,23 +343,10 @@ func OpenAuthz(ctx context.Context, cfg *Config, getenv func(string) string, log
 		}
 		lock.Close()
 	}()
-	node, err := cfg.NodeID()
-	if err != nil {
-		return nil, nil, err
-	}
-	owner, err := cfg.InstanceID()
-	if err != nil {
-		return nil, nil, err
-	}
 	if st, err = openStores(ctx, cfg, getenv); err != nil {
 		return nil, nil, err
 	}
-	keyPath, create := cfg.SigningKeyPath()
-	key, err := audit.LoadOrCreateKey(keyPath, create)
-	if err != nil {
-		return nil, nil, fmt.Errorf("audit.signing_key_file: %w", err)
-	}
-	if log, err = audit.Open(ctx, st.audit, node, owner, audit.NewSigner(key), cfg.Audit, logger); err != nil {
+	if _, log, err = openAuditLog(ctx, cfg, st.audit, logger); err != nil {
 		return nil, nil, err
 	}
 	acfg := cfg.Authz

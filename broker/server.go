@@ -84,13 +84,6 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		}
 		lock.Close()
 	}()
-	if s.node, err = cfg.NodeID(); err != nil {
-		return nil, err
-	}
-	owner, err := cfg.InstanceID()
-	if err != nil {
-		return nil, err
-	}
 	st, err := openStores(ctx, cfg, getenv)
 	if err != nil {
 		return nil, err
@@ -98,13 +91,8 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	s.store = st.db
 	auditStore, oauthStore, replay, keys := st.audit, st.oauth, st.replay, st.keys
 	s.metrics = newMetrics(cfg.Store.Kind)
-	keyPath, create := cfg.SigningKeyPath()
-	key, err := audit.LoadOrCreateKey(keyPath, create)
-	if err != nil {
-		return nil, fmt.Errorf("audit.signing_key_file: %w", err)
-	}
 	timed := timedAuditStore{Store: auditStore, m: s.metrics}
-	if s.audit, err = audit.Open(ctx, timed, s.node, owner, audit.NewSigner(key), cfg.Audit, logger); err != nil {
+	if s.node, s.audit, err = openAuditLog(ctx, cfg, timed, logger); err != nil {
 		return nil, err
 	}
 	s.metrics.registerAudit(s.audit)
@@ -396,6 +384,25 @@ func (s *Server) closeAll(ctx context.Context) error {
 	}
 	s.lock.Close()
 	return err
+}
+
+// openAuditLog opens this data directory's node's audit chain in store:
+// the node and instance IDs, the checkpoint signing key and the lease.
+func openAuditLog(ctx context.Context, cfg *Config, store audit.Store, logger *slog.Logger) (node string, log *audit.Log, err error) {
+	if node, err = cfg.NodeID(); err != nil {
+		return "", nil, err
+	}
+	owner, err := cfg.InstanceID()
+	if err != nil {
+		return "", nil, err
+	}
+	keyPath, create := cfg.SigningKeyPath()
+	key, err := audit.LoadOrCreateKey(keyPath, create)
+	if err != nil {
+		return "", nil, fmt.Errorf("audit.signing_key_file: %w", err)
+	}
+	log, err = audit.Open(ctx, store, node, owner, audit.NewSigner(key), cfg.Audit, logger)
+	return node, log, err
 }
 
 // stores are the domain stores of the configured backend.
