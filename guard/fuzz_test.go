@@ -219,3 +219,32 @@ func FuzzScanText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalizeReference checks that Normalizer, with its fast paths,
+// gives exactly what the reference normalizer gives, for a fresh and a
+// reused Normalizer, and that Fold agrees with the reference's.
+func FuzzNormalizeReference(f *testing.F) {
+	for _, s := range normalizeSeeds {
+		f.Add(s)
+	}
+	var shared Normalizer
+	var sharedRef refNormalizer
+	f.Fuzz(func(t *testing.T, in string) {
+		var got, want Normalized
+		var nz Normalizer
+		var ref refNormalizer
+		nz.Normalize(&got, in)
+		ref.Normalize(&want, in)
+		if d := diffReference(in, &nz, &got, &ref, &want); d != "" {
+			t.Fatal(d)
+		}
+		shared.Normalize(&got, in)
+		sharedRef.Normalize(&want, in)
+		if d := diffReference(in, &shared, &got, &sharedRef, &want); d != "" {
+			t.Fatalf("reused: %s", d)
+		}
+		if got, want := Fold(in), refFold(in); got != want {
+			t.Fatalf("Fold(%q) = %q, reference %q", in, got, want)
+		}
+	})
+}

@@ -1,6 +1,11 @@
 package guard
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -266,5 +271,90 @@ func TestConfusablesTable(t *testing.T) {
 	}
 	if _, ok := confusable('ノ'); ok {
 		t.Error("katakana no is mapped; only attack scripts should be")
+	}
+}
+
+// devSetPath is the evaluation harness's copy of the development set.
+const devSetPath = "../evals/testdata/guard-eval/dev.jsonl"
+
+// DevTexts reads the text of every development-set row and returns them
+// with their total size. It is exported for the benchmarks of package
+// guard_test.
+func DevTexts(tb testing.TB) ([]string, int64) {
+	tb.Helper()
+	f, err := os.Open(devSetPath)
+	if err != nil {
+		tb.Fatalf("open the development set: %v", err)
+	}
+	defer f.Close()
+	var texts []string
+	var n int64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var r struct{ Text string }
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			tb.Fatalf("%s: %v", devSetPath, err)
+		}
+		texts = append(texts, r.Text)
+		n += int64(len(r.Text))
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatalf("%s: %v", devSetPath, err)
+	}
+	if len(texts) < 1000 {
+		tb.Fatalf("%s: %d rows, expected the whole development set", devSetPath, len(texts))
+	}
+	return texts, n
+}
+
+// diffReference compares what nz made of in (dst, and the statistics the
+// scanner reads) with what the reference normalizer ref made of it, field
+// by field; it returns "" when they agree.
+func diffReference(in string, nz *Normalizer, dst *Normalized, ref *refNormalizer, want *Normalized) string {
+	var sb strings.Builder
+	if dst.Folded != want.Folded {
+		fmt.Fprintf(&sb, "Folded = %q, reference %q\n", dst.Folded, want.Folded)
+	}
+	if dst.Invisible != want.Invisible {
+		fmt.Fprintf(&sb, "Invisible = %d, reference %d\n", dst.Invisible, want.Invisible)
+	}
+	if (dst.Offsets == nil) != (want.Offsets == nil) || !slices.Equal(dst.Offsets, want.Offsets) {
+		fmt.Fprintf(&sb, "Offsets = %v, reference %v\n", dst.Offsets, want.Offsets)
+	}
+	if (dst.Decoded == nil) != (want.Decoded == nil) || !slices.Equal(dst.Decoded, want.Decoded) {
+		fmt.Fprintf(&sb, "Decoded = %+v, reference %+v\n", dst.Decoded, want.Decoded)
+	}
+	if got, want := nz.stats, normStats(ref.stats); got != want {
+		fmt.Fprintf(&sb, "stats = %+v, reference %+v\n", got, want)
+	}
+	if sb.Len() > 0 {
+		return fmt.Sprintf("input %q:\n%s", in, sb.String())
+	}
+	return ""
+}
+
+// TestNormalizeReference checks that Normalizer, with its fast paths,
+// gives exactly what the straightforward reference normalizer gives on
+// every development-set row, one Normalizer reused for all of them as
+// the scanner does; and that Fold agrees with the reference's.
+func TestNormalizeReference(t *testing.T) {
+	texts, _ := DevTexts(t)
+	var nz Normalizer
+	var ref refNormalizer
+	var got, want Normalized
+	fails := 0
+	for i, in := range texts {
+		nz.Normalize(&got, in)
+		ref.Normalize(&want, in)
+		if d := diffReference(in, &nz, &got, &ref, &want); d != "" {
+			t.Errorf("row %d: %s", i, d)
+			if fails++; fails == 10 {
+				t.Fatal("too many differences")
+			}
+		}
+		if got, want := Fold(in), refFold(in); got != want {
+			t.Errorf("row %d: Fold = %q, reference %q", i, got, want)
+		}
 	}
 }
