@@ -18,7 +18,7 @@ import (
 
 	"github.com/subzero-gateway/subzero/audit"
 	"github.com/subzero-gateway/subzero/broker/oauth"
-	"github.com/subzero-gateway/subzero/guard"
+	"github.com/subzero-gateway/subzero/guard/standard"
 	"github.com/subzero-gateway/subzero/internal/secret"
 	"github.com/subzero-gateway/subzero/internal/yamlconf"
 	"github.com/subzero-gateway/subzero/store/bolt"
@@ -36,15 +36,15 @@ const MaxConfigBytes = 1 << 20
 type Config struct {
 	// DataDir holds the embedded database, the node ID, the audit signing
 	// key and the local admin socket.
-	DataDir string       `yaml:"data_dir"`
-	Node    NodeConfig   `yaml:"node"`
-	Server  ServerConfig `yaml:"server"`
-	Log     LogConfig    `yaml:"log"`
-	Store   StoreConfig  `yaml:"store"`
-	Audit   audit.Config `yaml:"audit"`
-	OAuth   oauth.Config `yaml:"oauth"`
-	Authz   AuthzConfig  `yaml:"authz"`
-	Guard   guard.Config `yaml:"guard"`
+	DataDir string          `yaml:"data_dir"`
+	Node    NodeConfig      `yaml:"node"`
+	Server  ServerConfig    `yaml:"server"`
+	Log     LogConfig       `yaml:"log"`
+	Store   StoreConfig     `yaml:"store"`
+	Audit   audit.Config    `yaml:"audit"`
+	OAuth   oauth.Config    `yaml:"oauth"`
+	Authz   AuthzConfig     `yaml:"authz"`
+	Guard   standard.Config `yaml:"guard"`
 	// ServerSecret keys the node's HMACs (authorization codes, refresh
 	// tokens, DPoP nonces, client secret hashes): 32 bytes or more, the same
 	// on every node. Empty: generated once in <data_dir>/server-secret,
@@ -111,7 +111,7 @@ func DefaultConfig() Config {
 		Audit: audit.Default(),
 		OAuth: oauth.Default(),
 		Authz: defaultAuthz(),
-		Guard: guard.Default(),
+		Guard: standard.Default(),
 	}
 }
 

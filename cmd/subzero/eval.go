@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/subzero-gateway/subzero/evals"
@@ -80,7 +81,7 @@ func evalGuard(ctx context.Context, e env, args []string) (err error) {
 		return usageError("eval guard: %v", err)
 	}
 	defer f.Close()
-	g, err := standard.New(gcfg)
+	g, err := standard.Open(gcfg, e.getenv, slog.New(slog.NewTextHandler(e.stderr, nil)))
 	if err != nil {
 		return fmt.Errorf("eval guard: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/subzero-gateway/subzero/broker"
 	"io"
+	"log/slog"
 	"slices"
 
 	"github.com/subzero-gateway/subzero/guard"
@@ -80,7 +81,7 @@ func guardScan(ctx context.Context, e env, stdin io.Reader, args []string) error
 	} else {
 		in.Text = string(data)
 	}
-	g, err := standard.New(cfg)
+	g, err := standard.Open(cfg, e.getenv, slog.New(slog.NewTextHandler(e.stderr, nil)))
 	if err != nil {
 		return fmt.Errorf("guard scan: %w", err)
 	}
@@ -99,13 +100,13 @@ func guardScan(ctx context.Context, e env, stdin io.Reader, args []string) error
 
 // guardConfig is the guard section of the node config in file, or the
 // built-in policy when file is "".
-func guardConfig(file string, e env) (guard.Config, error) {
+func guardConfig(file string, e env) (standard.Config, error) {
 	if file == "" {
-		return guard.Default(), nil
+		return standard.Default(), nil
 	}
 	cfg, err := broker.LoadConfig(file, e.environ, broker.Flags{})
 	if err != nil {
-		return guard.Config{}, configError(err)
+		return standard.Config{}, configError(err)
 	}
 	return cfg.Guard, nil
 }
