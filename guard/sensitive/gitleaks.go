@@ -227,6 +227,12 @@ type secretRule struct {
 	offset int
 	lead   []syntax.Op
 	run    *classRun // when set, a match holds such a run
+	// pre, when set, holds where the anchored regex can match.
+	pre *posFilter
+	// short, when set, is anchor for texts of at most shortMax bytes,
+	// with a smaller program (see shorten).
+	short    *regexp.Regexp
+	shortMax int
 }
 
 // assignOps is the operator group of gitleaks' keyword-assignment
@@ -279,6 +285,7 @@ func compileGitleaks(cfg Config) (rules []secretRule, global []*allowlist, err e
 		sr.assign = strings.Contains(r.Regex, assignOps) && strings.Contains(r.Regex, assignPrefix)
 		if sr.assign {
 			sr.anchor = regexp.MustCompile(`^(?:` + r.Regex + `)`)
+			sr.short, sr.shortMax = shorten(`^(?:` + r.Regex + `)`)
 		}
 		rules = append(rules, sr)
 	}

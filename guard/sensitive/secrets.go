@@ -179,19 +179,22 @@ func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
 	if a < 0 || a >= len(text) || !leadHolds(r.lead, text, a) {
 		return
 	}
-	if s.npEnd == nil {
-		s.npEnd = make(map[int]int)
-		s.npWork = make(map[int]int)
-	}
-	if a < s.npEnd[rule] {
-		return
-	}
 	// A rule reads as far as its longest match (then to a blank), an
 	// unbounded one npAnchorMax bytes: the regexp engine's cost grows
 	// with its input however early a match fails.
 	end := min(len(text), a+npAnchorMax)
 	if r.right > 0 {
 		end = snapEnd(text, min(len(text), a+r.right))
+	}
+	if r.pre != nil && !r.pre.holds(text[a:end]) {
+		return
+	}
+	if s.npEnd == nil {
+		s.npEnd = make(map[int]int)
+		s.npWork = make(map[int]int)
+	}
+	if a < s.npEnd[rule] {
+		return
 	}
 	if r.run != nil {
 		j := min(end, a+npRight)
@@ -205,7 +208,7 @@ func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
 	if s.npWork[rule] += end - a; s.npWork[rule] > 8*len(text)+npRight {
 		return
 	}
-	m := r.anchor.FindStringSubmatchIndex(text[a:end])
+	m := r.findAnchored(text[a:end])
 	if m == nil {
 		return
 	}
@@ -252,7 +255,7 @@ func (d *Detector) runAssign(s *scratch, text string, rule, a, e int) {
 	k := assignKey{rule, sub}
 	m, ok := s.assigned[k]
 	if !ok {
-		m = r.anchor.FindStringSubmatchIndex(sub)
+		m = r.findAnchored(sub)
 		s.assigned[k] = m
 	}
 	if m == nil {
@@ -369,4 +372,13 @@ func lowerASCII(dst []byte, s string) []byte {
 		}
 	}
 	return dst
+}
+
+// findAnchored returns the submatches of the rule's anchored regex at
+// the start of sub, or nil.
+func (r *secretRule) findAnchored(sub string) []int {
+	if r.short != nil && len(sub) <= r.shortMax {
+		return r.short.FindStringSubmatchIndex(sub)
+	}
+	return r.anchor.FindStringSubmatchIndex(sub)
 }
