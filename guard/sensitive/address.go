@@ -6,7 +6,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/coregx/ahocorasick"
 )
 
 var licenseWords = words("driver", "driving", "dl#", "dl no", "dl number", "führerschein", "permis de conduire", "licencia de conducir", "carteira de motorista", "patente di guida", "rijbewijs", "körkort")
@@ -122,16 +121,9 @@ const (
 	addrContext // "address: Name 12, City"
 )
 
-// addressMatcher holds the automaton over the street words.
-type addressMatcher struct {
-	ac    *ahocorasick.Automaton
-	kinds [][]int8
-}
-
-func newAddressMatcher() (*addressMatcher, error) {
-	m := &addressMatcher{}
-	idx := map[string]int{}
-	var ws []string
+// addAddressWords adds the street words to the keyword set, each with
+// its kinds.
+func addAddressWords(kw *keywordSet) {
 	add := func(k int8, list ...string) {
 		for _, w := range list {
 			if w != strings.ToLower(w) {
@@ -142,14 +134,8 @@ func newAddressMatcher() (*addressMatcher, error) {
 				// copy: add the capitalized and upper-case forms.
 				list = append(list, string(unicode.ToUpper(r))+w[sz:], strings.ToUpper(w))
 			}
-			i, ok := idx[w]
-			if !ok {
-				i = len(ws)
-				idx[w] = i
-				ws = append(ws, w)
-				m.kinds = append(m.kinds, nil)
-			}
-			m.kinds[i] = append(m.kinds[i], k)
+			i := kw.id(w)
+			kw.addr[i] = append(kw.addr[i], k)
 		}
 	}
 	add(addrStrong, strongSuffixes...)
@@ -163,12 +149,6 @@ func newAddressMatcher() (*addressMatcher, error) {
 		add(addrContext, string(w))
 	}
 	add(addrMilitary, "apo aa", "apo ae", "apo ap", "fpo aa", "fpo ae", "fpo ap", "dpo aa", "dpo ae", "dpo ap")
-	ac, err := ahocorasick.NewBuilder().AddStrings(ws).Build()
-	if err != nil {
-		return nil, err
-	}
-	m.ac = ac
-	return m, nil
 }
 
 // addresses reports street addresses: a house number with a street name
@@ -178,11 +158,8 @@ func newAddressMatcher() (*addressMatcher, error) {
 // 09012). Weak street types need a unit, an address word or a city after
 // a comma.
 func (d *Detector) addresses(s *scratch, text string) {
-	if d.addr == nil {
-		return
-	}
-	for _, m := range d.addr.ac.FindAllOverlapping(s.low) {
-		for _, k := range d.addr.kinds[m.PatternID] {
+	for _, m := range s.hits {
+		for _, k := range d.kw.addr[m.PatternID] {
 			d.address(s, text, k, m.Start, m.End)
 		}
 	}

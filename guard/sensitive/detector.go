@@ -125,13 +125,16 @@ type Detector struct {
 	always      []int             // rules without keywords: run over every text
 	npSkipped   map[string]string // Nosey Parker rules RE2 cannot compile, with the reason
 	global      []*allowlist
+	// ac finds the keywords of the secret rules and detectors and the
+	// street words of addresses, in one pass; kw says what each
+	// pattern triggers.
 	ac          *ahocorasick.Automaton
-	targets     [][]target // per automaton pattern
+	kw          keywordSet
+	secrets     bool // the secret detectors have keywords
 	keyNames    []keyName
 	allowValues map[string]bool
 	allowRe     *regexp.Regexp
 	regions     []string
-	addr        *addressMatcher
 	skipPrivate bool
 	pool        sync.Pool
 }
@@ -168,43 +171,65 @@ func New(cfg Config) (*Detector, error) {
 		d.allowRe = re
 	}
 	if d.on[kindAddress] {
-		m, err := newAddressMatcher()
-		if err != nil {
-			return nil, fmt.Errorf("sensitive: address automaton: %w", err)
-		}
-		d.addr = m
+		addAddressWords(&d.kw)
 	}
 	if cfg.Secrets {
 		if err := d.buildSecrets(cfg); err != nil {
 			return nil, err
 		}
 	}
+	if len(d.kw.words) > 0 {
+		ac, err := ahocorasick.NewBuilder().AddStrings(d.kw.words).Build()
+		if err != nil {
+			return nil, fmt.Errorf("sensitive: keyword automaton: %w", err)
+		}
+		d.ac = ac
+	}
 	d.pool.New = func() any { return new(scratch) }
 	return d, nil
 }
 
-// buildSecrets compiles the gitleaks rules and one keyword automaton for
-// them and for this package's own secret detectors.
+// keywordSet is the patterns of the keyword automaton, lower case, and
+// per pattern what it triggers: secret rules and detectors, address
+// kinds.
+type keywordSet struct {
+	words   []string
+	index   map[string]int
+	targets [][]target
+	addr    [][]int8
+}
+
+// id returns the pattern ID of w, adding it when new.
+func (kw *keywordSet) id(w string) int {
+	if i, ok := kw.index[w]; ok {
+		return i
+	}
+	if kw.index == nil {
+		kw.index = map[string]int{}
+	}
+	i := len(kw.words)
+	kw.index[w] = i
+	kw.words = append(kw.words, w)
+	kw.targets = append(kw.targets, nil)
+	kw.addr = append(kw.addr, nil)
+	return i
+}
+
+// buildSecrets compiles the gitleaks and Nosey Parker rules and adds
+// their keywords, and this package's own secret detectors', to the
+// keyword set.
 func (d *Detector) buildSecrets(cfg Config) error {
 	rules, global, err := compileGitleaks(cfg)
 	if err != nil {
 		return err
 	}
 	d.rules, d.global = rules, global
-	idx := map[string]int{}
-	var words []string
 	add := func(w string, t target) {
-		w = strings.ToLower(w)
-		i, ok := idx[w]
-		if !ok {
-			i = len(words)
-			idx[w] = i
-			words = append(words, w)
-			d.targets = append(d.targets, nil)
+		i := d.kw.id(strings.ToLower(w))
+		if !slices.Contains(d.kw.targets[i], t) {
+			d.kw.targets[i] = append(d.kw.targets[i], t)
 		}
-		if !slices.Contains(d.targets[i], t) {
-			d.targets[i] = append(d.targets[i], t)
-		}
+		d.secrets = true
 	}
 	nps, skipped, err := compileNoseyParker(cfg)
 	if err != nil {
@@ -247,14 +272,6 @@ func (d *Detector) buildSecrets(cfg Config) error {
 			add(k, target{rule: -1, own: targetKey + i})
 		}
 	}
-	if len(words) == 0 {
-		return nil
-	}
-	ac, err := ahocorasick.NewBuilder().AddStrings(words).Build()
-	if err != nil {
-		return fmt.Errorf("sensitive: keyword automaton: %w", err)
-	}
-	d.ac = ac
 	return nil
 }
 
@@ -264,6 +281,7 @@ func (d *Detector) Name() string { return "sensitive" }
 // scratch is the per-call working memory, pooled.
 type scratch struct {
 	low   []byte
+	hits  []ahocorasick.Match // the keyword automaton's, over low
 	cands []cand
 	wins  []window
 	keys  []string
@@ -314,8 +332,12 @@ func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized,
 	clear(s.npEnd)
 	clear(s.npWork)
 	s.low = lowerASCII(s.low[:0], text)
-	d.scanPII(s, text)
+	s.hits = nil
 	if d.ac != nil {
+		s.hits = d.ac.FindAllOverlapping(s.low)
+	}
+	d.scanPII(s, text)
+	if d.secrets {
 		d.scanSecrets(s, text)
 	}
 	if len(s.cands) == 0 {

@@ -71,7 +71,7 @@ func TestPrefiltersDevSet(t *testing.T) {
 	for _, text := range devTexts(t) {
 		low := lowerASCII(nil, text)
 		for _, m := range d.ac.FindAllOverlapping(low) {
-			for _, tg := range d.targets[m.PatternID] {
+			for _, tg := range d.kw.targets[m.PatternID] {
 				if tg.rule < 0 {
 					continue
 				}

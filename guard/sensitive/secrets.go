@@ -13,11 +13,11 @@ const (
 	snapRight = 4096
 )
 
-// scanSecrets runs the keyword automaton over the lower-cased text, then
-// each triggered detector near its keyword: gitleaks rules over windows
+// scanSecrets runs each detector the keyword automaton's hits (over the
+// lower-cased text) trigger near its keyword: gitleaks rules over windows
 // around their keywords, this package's detectors at the keyword.
 func (d *Detector) scanSecrets(s *scratch, text string) {
-	ms := d.ac.FindAllOverlapping(s.low)
+	ms := s.hits
 	if len(ms) == 0 && len(d.always) == 0 {
 		return
 	}
@@ -26,7 +26,7 @@ func (d *Detector) scanSecrets(s *scratch, text string) {
 		s.wins = append(s.wins, window{rule: r, start: 0, end: len(text)})
 	}
 	for _, m := range ms {
-		for _, t := range d.targets[m.PatternID] {
+		for _, t := range d.kw.targets[m.PatternID] {
 			if t.rule >= 0 {
 				r := &d.rules[t.rule]
 				if r.np && r.anchor != nil {
