@@ -287,7 +287,8 @@ type scratch struct {
 	keys  []string
 	// npEnd and npWork are, per anchored rule, where its last match
 	// ended and how many bytes it has read in this text.
-	npEnd, npWork map[int]int
+	npEnd, npWork []int
+	npUsed        bool // npEnd and npWork need clearing
 	// Per distinct value, within one text: the outcome of an anchored
 	// assignment rule's regex on a window, and of phone validation
 	// ("" when invalid). Keys are substrings of the text: cleared when
@@ -329,8 +330,11 @@ func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized,
 		d.pool.Put(s)
 	}()
 	s.cands = s.cands[:0]
-	clear(s.npEnd)
-	clear(s.npWork)
+	if s.npUsed {
+		clear(s.npEnd)
+		clear(s.npWork)
+		s.npUsed = false
+	}
 	s.low = lowerASCII(s.low[:0], text)
 	s.hits = nil
 	if d.ac != nil {

@@ -189,10 +189,7 @@ func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
 	if r.pre != nil && !r.pre.holds(text[a:end]) {
 		return
 	}
-	if s.npEnd == nil {
-		s.npEnd = make(map[int]int)
-		s.npWork = make(map[int]int)
-	}
+	s.ruleState(len(d.rules))
 	if a < s.npEnd[rule] {
 		return
 	}
@@ -240,10 +237,7 @@ func (d *Detector) runRule(s *scratch, text string, w window) {
 // position. A start inside the rule's last match is skipped, and a
 // window seen before in the text is not matched again.
 func (d *Detector) runAssign(s *scratch, text string, rule, a, e int) {
-	if s.npEnd == nil {
-		s.npEnd = make(map[int]int)
-		s.npWork = make(map[int]int)
-	}
+	s.ruleState(len(d.rules))
 	if a < s.npEnd[rule] {
 		return
 	}
@@ -381,4 +375,12 @@ func (r *secretRule) findAnchored(sub string) []int {
 		return r.short.FindStringSubmatchIndex(sub)
 	}
 	return r.anchor.FindStringSubmatchIndex(sub)
+}
+
+// ruleState readies the per-rule state of anchored runs for n rules.
+func (s *scratch) ruleState(n int) {
+	if len(s.npEnd) != n {
+		s.npEnd, s.npWork = make([]int, n), make([]int, n)
+	}
+	s.npUsed = true
 }
