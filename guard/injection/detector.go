@@ -10,8 +10,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/coregx/ahocorasick"
-
 	"github.com/subzero-gateway/subzero/guard"
 )
 
@@ -47,7 +45,7 @@ type pattern struct {
 // concurrent use.
 type Detector struct {
 	cfg    Config
-	ac     *ahocorasick.Automaton
+	m      *matcher
 	pats   []pattern
 	maxLen int
 	rules  []rule
@@ -62,7 +60,7 @@ var embedded = sync.OnceValues(func() (*model, bool) { return loadModel(modelBin
 var _ guard.Detector = (*Detector)(nil)
 
 // New builds a detector; it folds every lexicon term with the guard's
-// normalizer and compiles them into one Aho-Corasick automaton.
+// normalizer and compiles them into Aho-Corasick automata (automaton.go).
 func New(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -113,11 +111,10 @@ func New(cfg Config) (*Detector, error) {
 			add(e.c, t)
 		}
 	}
-	ac, err := ahocorasick.NewBuilder().AddStrings(words).Build()
-	if err != nil {
-		return nil, fmt.Errorf("injection: build automaton: %w", err)
+	if len(words) == 0 {
+		return nil, fmt.Errorf("injection: the lexicon has no terms")
 	}
-	d.ac = ac
+	d.m = newMatcher(words)
 	if cfg.ModelThreshold > 0 {
 		if m, ok := embedded(); ok {
 			d.model = m
@@ -143,9 +140,10 @@ type evidence struct {
 
 // scratch is per-call state, pooled.
 type scratch struct {
-	buf []byte
-	byC [numConcepts][]span
-	ev  [numFamilies]evidence
+	found []match
+	lanes [lanes - 1][]match
+	byC   [numConcepts][]span
+	ev    [numFamilies]evidence
 	// text and offsets are Detect's arguments, for the structural
 	// signals that read line breaks; cleared before the scratch is pooled.
 	text    string
@@ -230,16 +228,17 @@ func (d *Detector) scan(s *scratch, text string, src int) {
 	if len(text) == 0 {
 		return
 	}
-	s.buf = append(s.buf[:0], text...)
-	for off := 0; off < len(s.buf); off += chunk {
+	for off := 0; off < len(text); off += chunk {
 		lo := max(0, off-d.maxLen+1)
-		hi := min(len(s.buf), off+chunk)
-		for _, m := range d.ac.FindAllOverlapping(s.buf[lo:hi]) {
-			start, end := lo+m.Start, lo+m.End
+		hi := min(len(text), off+chunk)
+		s.found = d.m.find(s.found[:0], text[lo:hi], &s.lanes)
+		for _, m := range s.found {
+			end := lo + int(m.end)
+			start := end - int(d.m.lens[m.pat])
 			if end <= off && off > 0 {
 				continue // seen in the previous chunk
 			}
-			p := d.pats[m.PatternID]
+			p := d.pats[m.pat]
 			if p.left && !boundaryBefore(text, start) || p.right && !boundaryAfter(text, end) {
 				continue
 			}

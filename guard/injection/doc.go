@@ -9,8 +9,9 @@
 //
 // # Model
 //
-// One Aho-Corasick automaton (github.com/coregx/ahocorasick) finds every
-// term of the lexicon (lexicon.go) in one pass. Terms are grouped into
+// Aho-Corasick automata (automaton.go) find every term of the lexicon
+// (lexicon.go): one for the ASCII terms over every text, and one per
+// script over the texts written in it. Terms are grouped into
 // concepts, the roles a word plays in an attack: a verb telling the model
 // to disregard something, a noun naming its instructions, a request to
 // reveal, a chat-template token, a persona name. The lexicon covers
@@ -89,8 +90,8 @@
 // context; the classifier recovers some of them, on data like its
 // training data.
 //
-// Work per string is linear in its length: one automaton pass over at
-// most 16 KiB at a time, at most 64 occurrences kept per concept and
+// Work per string is linear in its length: one pass of each automaton
+// that applies over at most 16 KiB at a time, at most 64 occurrences kept per concept and
 // payload, and rules that look at pairs with a moving window. Detect
 // never retains its arguments.
 package injection
