@@ -1,6 +1,10 @@
 package injection
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Tasks planted in documents. An e-mail or a web page an agent reads may
 // carry a request addressed to whoever processes it: a question or an
@@ -99,8 +103,8 @@ func (d *Detector) plantedTask(s *scratch, folded string) {
 		}
 		j := skipLeadForward(text, i)
 		question := false
-		if !hasStart(text[j:], taskStarts) {
-			if !hasStart(text[j:], questionStarts) {
+		if !taskStartSet.has(text[j:]) {
+			if !questionStartSet.has(text[j:]) {
 				continue
 			}
 			question = true
@@ -126,15 +130,85 @@ func (d *Detector) plantedTask(s *scratch, folded string) {
 	}
 }
 
+// startSet is a list of sentence openings indexed by first character,
+// for hasStart: openings are looked for at every sentence start of every
+// document.
+type startSet struct {
+	ascii [utf8.RuneSelf][]string // by the text's first byte
+	other []string                // for a text whose first byte is not ASCII
+}
+
+// newStartSet indexes starts: an opening is listed under every ASCII
+// byte its first rune folds to (case-insensitively, as strings.EqualFold
+// compares), and under other when it also folds to a non-ASCII rune
+// ("k" to the Kelvin sign). Each list keeps the order of starts.
+func newStartSet(starts []string) *startSet {
+	ss := &startSet{}
+	for _, w := range starts {
+		r, _ := utf8.DecodeRuneInString(w)
+		other := false
+		f := r
+		for {
+			if f < utf8.RuneSelf {
+				ss.ascii[f] = append(ss.ascii[f], w)
+			} else {
+				other = true
+			}
+			if f = unicode.SimpleFold(f); f == r {
+				break
+			}
+		}
+		if other {
+			ss.other = append(ss.other, w)
+		}
+	}
+	return ss
+}
+
+// first returns the first opening of the set that s opens with,
+// case-insensitively, followed by the end of a word.
+func (ss *startSet) first(s string) (string, bool) {
+	if s == "" {
+		return "", false
+	}
+	list := ss.other
+	if s[0] < utf8.RuneSelf {
+		list = ss.ascii[s[0]]
+	}
+	for _, w := range list {
+		if opens(s, w) {
+			return w, true
+		}
+	}
+	return "", false
+}
+
+func (ss *startSet) has(s string) bool {
+	_, ok := ss.first(s)
+	return ok
+}
+
+var (
+	taskStartSet     = newStartSet(taskStarts)
+	questionStartSet = newStartSet(questionStarts)
+	leadSet          = newStartSet(leads)
+)
+
 // hasStart reports whether s opens with one of starts, case-insensitively,
-// followed by the end of a word.
+// followed by the end of a word. startSet is its indexed form.
 func hasStart(s string, starts []string) bool {
 	for _, w := range starts {
-		if len(s) >= len(w) && strings.EqualFold(s[:len(w)], w) && (len(s) == len(w) || !isASCIIWord(s[len(w)])) {
+		if opens(s, w) {
 			return true
 		}
 	}
 	return false
+}
+
+// opens reports whether s opens with w, case-insensitively, followed by
+// the end of a word.
+func opens(s, w string) bool {
+	return len(s) >= len(w) && strings.EqualFold(s[:len(w)], w) && (len(s) == len(w) || !isASCIIWord(s[len(w)]))
 }
 
 // skipLeadForward steps over blanks, bullets and one lead word at text[i:].
@@ -146,10 +220,8 @@ func skipLeadForward(text string, i int) int {
 		return i
 	}
 	i = blank(i)
-	for _, l := range leads {
-		if hasStart(text[i:], []string{l}) {
-			return blank(i + len(l))
-		}
+	if l, ok := leadSet.first(text[i:]); ok {
+		return blank(i + len(l))
 	}
 	return i
 }

@@ -60,3 +60,43 @@ func TestPlantedTask(t *testing.T) {
 		t.Errorf("no document: got %v", fs)
 	}
 }
+
+// checkStartSets compares the indexed opening sets with a plain walk of
+// their lists at every byte offset of text.
+func checkStartSets(t *testing.T, text string) {
+	t.Helper()
+	for i := range len(text) + 1 {
+		s := text[i:]
+		if got, want := taskStartSet.has(s), hasStart(s, taskStarts); got != want {
+			t.Fatalf("task start at %q: %v, want %v", s[:min(len(s), 20)], got, want)
+		}
+		if got, want := questionStartSet.has(s), hasStart(s, questionStarts); got != want {
+			t.Fatalf("question start at %q: %v, want %v", s[:min(len(s), 20)], got, want)
+		}
+		want := ""
+		for _, l := range leads {
+			if hasStart(s, []string{l}) {
+				want = l
+				break
+			}
+		}
+		if got, _ := leadSet.first(s); got != want {
+			t.Fatalf("lead at %q: %q, want %q", s[:min(len(s), 20)], got, want)
+		}
+	}
+}
+
+// TestStartSetsMatchLists checks the indexed openings on the development
+// set and on case variants outside ASCII.
+func TestStartSetsMatchLists(t *testing.T) {
+	checkStartSets(t, "WRITE a poem. \u212aelvin? ÉCRIS UN poème. Écris une lettre. \u017fhow me. Oh and P.S. how do I")
+	for _, r := range devRows(t) {
+		checkStartSets(t, r.text[:min(len(r.text), 4096)])
+	}
+}
+
+func FuzzStartSets(f *testing.F) {
+	f.Add("Write a poem. How do I")
+	f.Add("\u212aelvin \u017f ÉCRIS \xff")
+	f.Fuzz(checkStartSets)
+}
