@@ -58,11 +58,70 @@ func loadModel(b []byte) (*model, bool) {
 	return m, true
 }
 
-// logit returns the model's log-odds that text (folded) is an attack.
+// logit returns the model's log-odds that text (folded) is an attack:
+// the sum over [features] of weight times value, added in the order
+// features reports them (so that the float32 sum is the same), without
+// the callback, which kept the table loads from overlapping.
 func (m *model) logit(text string) float64 {
 	var z float32
-	features(text, func(h uint32, v float32) { z += m.w[h] * v })
+	if len(text) > modelHead+modelTail {
+		z = m.sum(z, text[:modelHead])
+		z = m.sum(z, text[len(text)-modelTail:])
+	} else {
+		z = m.sum(z, text)
+	}
 	return float64(z + m.bias)
+}
+
+// sum adds the weighted features of text, which is at most
+// modelHead+modelTail bytes long, to z.
+func (m *model) sum(z float32, text string) float32 {
+	w := m.w[:modelDim]
+	if n := len(text) - 3; n > 0 {
+		v := float32(1 / math.Sqrt(float64(n)))
+		for i := 0; i < n; i++ {
+			g := uint32(text[i]) | uint32(text[i+1])<<8 | uint32(text[i+2])<<16 | uint32(text[i+3])<<24
+			z += w[mix(g, 0x9e3779b1)] * v
+		}
+	}
+	words := 0
+	in := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c >= 0x80 || isASCIIWord(c) {
+			in = true
+		} else if in {
+			words++
+			in = false
+		}
+	}
+	if in {
+		words++
+	}
+	if words == 0 {
+		return z
+	}
+	v := float32(1 / math.Sqrt(float64(2*words)))
+	var prev uint32
+	h, in := uint32(2166136261), false
+	for i := 0; i <= len(text); i++ {
+		if i < len(text) {
+			if c := text[i]; c >= 0x80 || isASCIIWord(c) {
+				h = (h ^ uint32(c)) * 16777619
+				in = true
+				continue
+			}
+		}
+		if in {
+			z += w[mix(h, 0x85ebca6b)] * v
+			if prev != 0 {
+				z += w[mix(prev*0x01000193^h, 0xc2b2ae35)] * v
+			}
+			prev = h
+		}
+		h, in = 2166136261, false
+	}
+	return z
 }
 
 // features calls fn with each hashed feature of text and its value.
