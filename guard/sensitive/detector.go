@@ -282,6 +282,7 @@ func (d *Detector) Name() string { return "sensitive" }
 type scratch struct {
 	low   []byte
 	hits  []ahocorasick.Match // the keyword automaton's, over low
+	pre   []uint64            // prefilter state sets
 	cands []cand
 	wins  []window
 	keys  []string

@@ -228,7 +228,7 @@ type secretRule struct {
 	lead   []syntax.Op
 	run    *classRun // when set, a match holds such a run
 	// pre, when set, holds where the anchored regex can match.
-	pre *posFilter
+	pre *prefixFilter
 	// short, when set, is anchor for texts of at most shortMax bytes,
 	// with a smaller program (see shorten).
 	short    *regexp.Regexp
@@ -286,6 +286,7 @@ func compileGitleaks(cfg Config) (rules []secretRule, global []*allowlist, err e
 		if sr.assign {
 			sr.anchor = regexp.MustCompile(`^(?:` + r.Regex + `)`)
 			sr.short, sr.shortMax = shorten(`^(?:` + r.Regex + `)`)
+			sr.pre = newPrefixFilter(`^(?:` + r.Regex + `)`)
 		}
 		rules = append(rules, sr)
 	}

@@ -117,7 +117,7 @@ func compileNoseyParker(cfg Config) (rules []secretRule, skipped map[string]stri
 		if a, ok := anchorOf(parsed); ok {
 			sr.keywords, sr.offset, sr.lead = truncLits(a.lits), a.offset, a.lead
 			sr.anchor = regexp.MustCompile(`^(?:` + expr + `)`)
-			sr.pre = newPosFilter(`^(?:` + expr + `)`)
+			sr.pre = newPrefixFilter(`^(?:` + expr + `)`)
 			sr.short, sr.shortMax = shorten(`^(?:` + expr + `)`)
 			sr.run = longestRun(raw) // before Simplify expands counted repetitions
 		} else if ks, ok := npLits.required(parsed); ok && minLen(ks) >= 2 {

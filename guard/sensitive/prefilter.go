@@ -1,6 +1,7 @@
 package sensitive
 
 import (
+	"math/bits"
 	"regexp"
 	"regexp/syntax"
 	"unicode"
@@ -13,28 +14,37 @@ import (
 // where a match is possible. A prefilter never rejects text the regex
 // matches; the tests hold each one to that against its regex.
 
-// posFilterMax bounds the number of leading characters a posFilter
-// tests.
-const posFilterMax = 32
+// prefixMax bounds the number of leading characters a prefixFilter
+// reads.
+const prefixMax = 48
 
-// posFilter is a necessary condition for an anchored regex to match at
-// a position: what each of the first characters of every match can be.
-// It stops at the first position where a match may end.
-type posFilter struct {
-	sets []posSet
+// prefixFilter is a necessary condition for an anchored regex to match
+// at the start of a text: the regex's program run over the first
+// prefixMax characters as a set of states, with every empty-width
+// assertion taken as holding. It rejects a text where no state is left
+// before a match could have ended; it never reads past a state set
+// that could match.
+type prefixFilter struct {
+	insts []prefixInst // the program's character-reading instructions
+	start []uint64     // states before the first character
+	match bool         // the regex matches the empty text
+	words int          // uint64 words per state set
 }
 
-// posSet is what one character of a match can be: the ASCII bytes in
-// ascii, and any other character when other is set.
-type posSet struct {
+// prefixInst is one character-reading instruction: the ASCII bytes it
+// takes, whether it takes any other character, and the states (and
+// whether a match) reachable right after it.
+type prefixInst struct {
 	ascii [2]uint64
 	other bool
+	next  []uint64
+	match bool
 }
 
-// newPosFilter computes the filter of the regex expr, anchored at its
-// start, in RE2 syntax (the package regexp's): nil when it tests
-// nothing.
-func newPosFilter(expr string) *posFilter {
+// newPrefixFilter compiles the filter of the regex expr, anchored at
+// its start, in RE2 syntax (the package regexp's); nil when expr does
+// not parse.
+func newPrefixFilter(expr string) *prefixFilter {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil
@@ -43,46 +53,34 @@ func newPosFilter(expr string) *posFilter {
 	if err != nil {
 		return nil
 	}
-	f := &posFilter{}
-	cur := closure(prog, nil, []uint32{uint32(prog.Start)})
-	for range posFilterMax {
-		var set posSet
-		var next []uint32
-		for _, pc := range cur {
-			in := &prog.Inst[pc]
-			switch in.Op {
-			case syntax.InstMatch:
-				return f.orNil()
-			case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
-				set.other = set.other || mayMatchNonASCII(in)
-				for b := range rune(utf8.RuneSelf) {
-					if in.MatchRune(b) {
-						set.ascii[b>>6] |= 1 << (b & 63)
-					}
-				}
-				next = append(next, in.Out)
+	dense := make(map[uint32]int)
+	for pc := range prog.Inst {
+		switch prog.Inst[pc].Op {
+		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+			dense[uint32(pc)] = len(dense)
+		}
+	}
+	f := &prefixFilter{insts: make([]prefixInst, len(dense)), words: (len(dense) + 63) / 64}
+	f.start, f.match = f.closure(prog, dense, uint32(prog.Start))
+	for pc, i := range dense {
+		in := &prog.Inst[pc]
+		pi := &f.insts[i]
+		pi.other = mayMatchNonASCII(in)
+		for b := range rune(utf8.RuneSelf) {
+			if in.MatchRune(b) {
+				pi.ascii[b>>6] |= 1 << (b & 63)
 			}
 		}
-		f.sets = append(f.sets, set)
-		if len(next) == 0 {
-			break
-		}
-		cur = closure(prog, nil, next)
-	}
-	return f.orNil()
-}
-
-func (f *posFilter) orNil() *posFilter {
-	if len(f.sets) == 0 {
-		return nil
+		pi.next, pi.match = f.closure(prog, dense, in.Out)
 	}
 	return f
 }
 
-// closure appends to dst the instructions reachable from pcs without
-// reading a character (empty-width assertions are taken as holding),
-// leaving out those that only lead elsewhere; each once.
-func closure(prog *syntax.Prog, dst []uint32, pcs []uint32) []uint32 {
+// closure returns the character-reading states reachable from pc
+// without reading a character, and whether a match is.
+func (f *prefixFilter) closure(prog *syntax.Prog, dense map[uint32]int, pc uint32) ([]uint64, bool) {
+	set := make([]uint64, f.words)
+	match := false
 	seen := make(map[uint32]bool)
 	var walk func(pc uint32)
 	walk = func(pc uint32) {
@@ -97,15 +95,66 @@ func closure(prog *syntax.Prog, dst []uint32, pcs []uint32) []uint32 {
 			walk(in.Arg)
 		case syntax.InstCapture, syntax.InstNop, syntax.InstEmptyWidth:
 			walk(in.Out)
+		case syntax.InstMatch:
+			match = true
 		case syntax.InstFail:
 		default:
-			dst = append(dst, pc)
+			i := dense[pc]
+			set[i>>6] |= 1 << (i & 63)
 		}
 	}
-	for _, pc := range pcs {
-		walk(pc)
+	walk(pc)
+	return set, match
+}
+
+// holds reports whether the regex can match at the start of t.
+// Characters are read as the regexp package reads them (an invalid
+// byte is one U+FFFD). buf is scratch space, returned for reuse.
+func (f *prefixFilter) holds(t string, buf []uint64) (bool, []uint64) {
+	if f.match {
+		return true, buf
 	}
-	return dst
+	if cap(buf) < 2*f.words {
+		buf = make([]uint64, 2*f.words)
+	}
+	buf = buf[:2*f.words]
+	cur, next := buf[:f.words], buf[f.words:]
+	copy(cur, f.start)
+	for i, n := 0, 0; n < prefixMax; n++ {
+		if i >= len(t) {
+			return false, buf
+		}
+		c, w := t[i], 1
+		ascii := c < utf8.RuneSelf
+		if !ascii {
+			_, w = utf8.DecodeRuneInString(t[i:])
+		}
+		i += w
+		clear(next)
+		alive := false
+		for wi, word := range cur {
+			for word != 0 {
+				b := bits.TrailingZeros64(word)
+				word &= word - 1
+				in := &f.insts[wi<<6|b]
+				if ascii && in.ascii[c>>6]&(1<<(c&63)) == 0 || !ascii && !in.other {
+					continue
+				}
+				if in.match {
+					return true, buf
+				}
+				for k, x := range in.next {
+					next[k] |= x
+				}
+				alive = true
+			}
+		}
+		if !alive {
+			return false, buf
+		}
+		cur, next = next, cur
+	}
+	return true, buf
 }
 
 // mayMatchNonASCII reports whether in can match a character outside
@@ -137,32 +186,6 @@ func mayMatchNonASCII(in *syntax.Inst) bool {
 		}
 	}
 	return false
-}
-
-// holds reports whether the regex can match at the start of t: t has
-// enough characters, each in its set. Characters are read as the regexp
-// package reads them (an invalid byte is one U+FFFD).
-func (f *posFilter) holds(t string) bool {
-	i := 0
-	for _, set := range f.sets {
-		if i >= len(t) {
-			return false
-		}
-		c := t[i]
-		if c < utf8.RuneSelf {
-			if set.ascii[c>>6]&(1<<(c&63)) == 0 {
-				return false
-			}
-			i++
-			continue
-		}
-		if !set.other {
-			return false
-		}
-		_, n := utf8.DecodeRuneInString(t[i:])
-		i += n
-	}
-	return true
 }
 
 // longRepeat is the smallest upper bound of a repetition that

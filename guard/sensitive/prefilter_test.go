@@ -36,7 +36,7 @@ func checkPrefilters(t *testing.T, rs []*secretRule, text string, limit int) {
 		for i := 0; i < len(text) && i < limit; i++ {
 			sub := text[i:min(len(text), i+npAnchorMax)]
 			want := r.anchor.FindStringSubmatchIndex(sub)
-			if r.pre != nil && want != nil && !r.pre.holds(sub) {
+			if r.pre != nil && want != nil && !preHolds(r, sub) {
 				t.Fatalf("%s: position filter rejects %q, which the regex matches at %v", r.id, sub, want)
 			}
 			if r.short != nil {
@@ -53,6 +53,11 @@ func checkPrefilters(t *testing.T, rs []*secretRule, text string, limit int) {
 			}
 		}
 	}
+}
+
+func preHolds(r *secretRule, sub string) bool {
+	ok, _ := r.pre.holds(sub, nil)
+	return ok
 }
 
 // TestPrefiltersDevSet checks the prefilters at every keyword hit of
@@ -88,7 +93,7 @@ func TestPrefiltersDevSet(t *testing.T) {
 					if want != nil {
 						matched++
 					}
-					if r.pre != nil && want != nil && !r.pre.holds(sub) {
+					if r.pre != nil && want != nil && !preHolds(r, sub) {
 						t.Fatalf("%s: position filter rejects %q, which the regex matches", r.id, sub)
 					}
 					if r.short != nil {
@@ -124,17 +129,19 @@ func TestPrefilterRejects(t *testing.T) {
 	}{
 		{`^(?:\b([a-z0-9]{6}\.[a-z0-9]{16})\b)`, "abcdef.0123456789abcdef", "abcdef. The end"},
 		{`^(?:(?i)user\s*=\s*(\S+))`, "USER = x", "users"},
+		{`^(?:(?i)(?:User|User\ Id|UserId|Uid)\s*=\s*([^\s;]{3,100})\s*;)`, "User Id = sa1;", "user interface"},
+		{`^(?:\d{3,})`, "123", "12"},
 		{`^(?:(?i)k\d)`, "\u212a1", "\u212ax"},
 		{`^(?:a.b)`, "a\u00e9b", "a\u00e9c"},
 	} {
-		f := newPosFilter(c.expr)
+		f := newPrefixFilter(c.expr)
 		if f == nil {
 			t.Fatalf("%s: no filter", c.expr)
 		}
-		if !f.holds(c.yes) {
+		if ok, _ := f.holds(c.yes, nil); !ok {
 			t.Errorf("%s rejects %q", c.expr, c.yes)
 		}
-		if f.holds(c.no) {
+		if ok, _ := f.holds(c.no, nil); ok {
 			t.Errorf("%s holds on %q", c.expr, c.no)
 		}
 	}

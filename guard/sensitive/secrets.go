@@ -186,7 +186,7 @@ func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
 	if r.right > 0 {
 		end = snapEnd(text, min(len(text), a+r.right))
 	}
-	if r.pre != nil && !r.pre.holds(text[a:end]) {
+	if !r.prefilter(s, text[a:end]) {
 		return
 	}
 	s.ruleState(len(d.rules))
@@ -248,6 +248,9 @@ func (d *Detector) runAssign(s *scratch, text string, rule, a, e int) {
 	}
 	k := assignKey{rule, sub}
 	m, ok := s.assigned[k]
+	if !ok && !r.prefilter(s, sub) {
+		ok = true // m is nil
+	}
 	if !ok {
 		m = r.findAnchored(sub)
 		s.assigned[k] = m
@@ -383,4 +386,15 @@ func (s *scratch) ruleState(n int) {
 		s.npEnd, s.npWork = make([]int, n), make([]int, n)
 	}
 	s.npUsed = true
+}
+
+// prefilter reports whether the rule's anchored regex can match at the
+// start of sub.
+func (r *secretRule) prefilter(s *scratch, sub string) bool {
+	if r.pre == nil {
+		return true
+	}
+	ok, buf := r.pre.holds(sub, s.pre)
+	s.pre = buf
+	return ok
 }
