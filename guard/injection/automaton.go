@@ -2,6 +2,7 @@ package injection
 
 import (
 	"cmp"
+	"encoding/binary"
 	"slices"
 	"unsafe"
 )
@@ -409,22 +410,18 @@ func (m *matcher) find(dst []match, text string, lane *[lanes - 1][]match) []mat
 // leadBytes returns the set of UTF-8 lead bytes in text (bit b-0xc0 for
 // byte b) and whether it has any byte >= 0x80.
 func leadBytes(text string) (uint64, bool) {
+	// Sixteen bytes at a time while they are ASCII; p is only read.
+	p := unsafe.Slice(unsafe.StringData(text), len(text))
 	i := 0
-	if len(text) >= 8 {
-		// Eight bytes at a time while they are ASCII.
-		p := unsafe.Slice(unsafe.StringData(text), len(text))
-		for ; i+8 <= len(p); i += 8 {
-			w := uint64(p[i]) | uint64(p[i+1])<<8 | uint64(p[i+2])<<16 | uint64(p[i+3])<<24 |
-				uint64(p[i+4])<<32 | uint64(p[i+5])<<40 | uint64(p[i+6])<<48 | uint64(p[i+7])<<56
-			if w&0x8080808080808080 != 0 {
-				break
-			}
+	for ; i+16 <= len(p); i += 16 {
+		if (binary.LittleEndian.Uint64(p[i:])|binary.LittleEndian.Uint64(p[i+8:]))&0x8080808080808080 != 0 {
+			break
 		}
 	}
 	var leads uint64
 	wide := false
-	for ; i < len(text); i++ {
-		if c := text[i]; c >= 0x80 {
+	for ; i < len(p); i++ {
+		if c := p[i]; c >= 0x80 {
 			wide = true
 			if c >= 0xc0 {
 				leads |= 1 << (c - 0xc0)
