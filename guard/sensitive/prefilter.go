@@ -16,7 +16,7 @@ import (
 
 // prefixMax bounds the number of leading characters a prefixFilter
 // reads.
-const prefixMax = 48
+const prefixMax = 32
 
 // prefixFilter is a necessary condition for an anchored regex to match
 // at the start of a text: the regex's program run over the first
@@ -29,6 +29,10 @@ type prefixFilter struct {
 	start []uint64     // states before the first character
 	match bool         // the regex matches the empty text
 	words int          // uint64 words per state set
+	// quick holds, for the first characters, the ASCII bytes any state
+	// that far in takes: a test of a few bytes that rejects most texts
+	// before the state sets are run.
+	quick [][2]uint64
 }
 
 // prefixInst is one character-reading instruction: the ASCII bytes it
@@ -73,7 +77,43 @@ func newPrefixFilter(expr string) *prefixFilter {
 		}
 		pi.next, pi.match = f.closure(prog, dense, in.Out)
 	}
+	f.quick = f.unions(prefixQuick)
 	return f
+}
+
+// prefixQuick is the number of characters of quick tests.
+const prefixQuick = 16
+
+// unions returns, for up to n characters, the ASCII bytes taken by the
+// states that far from the start, stopping where a match can end.
+func (f *prefixFilter) unions(n int) [][2]uint64 {
+	var out [][2]uint64
+	cur := f.start
+	if f.match {
+		return nil
+	}
+	for range n {
+		var set [2]uint64
+		next := make([]uint64, f.words)
+		for wi, word := range cur {
+			for word != 0 {
+				b := bits.TrailingZeros64(word)
+				word &= word - 1
+				in := &f.insts[wi<<6|b]
+				if in.match {
+					return out
+				}
+				set[0] |= in.ascii[0]
+				set[1] |= in.ascii[1]
+				for k, x := range in.next {
+					next[k] |= x
+				}
+			}
+		}
+		out = append(out, set)
+		cur = next
+	}
+	return out
 }
 
 // closure returns the character-reading states reachable from pc
@@ -113,6 +153,19 @@ func (f *prefixFilter) closure(prog *syntax.Prog, dense map[uint32]int, pc uint3
 func (f *prefixFilter) holds(t string, buf []uint64) (bool, []uint64) {
 	if f.match {
 		return true, buf
+	}
+	// While the text is ASCII, a character is a byte.
+	for j, set := range f.quick {
+		if j >= len(t) {
+			return false, buf
+		}
+		c := t[j]
+		if c >= utf8.RuneSelf {
+			break
+		}
+		if set[c>>6]&(1<<(c&63)) == 0 {
+			return false, buf
+		}
 	}
 	if cap(buf) < 2*f.words {
 		buf = make([]uint64, 2*f.words)
