@@ -237,32 +237,21 @@ func (d *dfa) find(dst []match, text string, maxLen int, lane *[lanes - 1][]matc
 	// Lane k reads text[k*D+i] at step i.
 	D := L - ov
 	_ = text[lanes*D+ov-1] // the last byte the steps read
-	trans, classes := d.trans, &d.classes
 	for k := range lane {
 		lane[k] = lane[k][:0]
 	}
-	var s0, s1, s2, s3 uint32
-	for i := range L {
-		x0 := trans[s0+uint32(classes[text[i]])]
-		x1 := trans[s1+uint32(classes[text[i+D]])]
-		x2 := trans[s2+uint32(classes[text[i+2*D]])]
-		x3 := trans[s3+uint32(classes[text[i+3*D]])]
-		s0, s1, s2, s3 = x0&^matchBit, x1&^matchBit, x2&^matchBit, x3&^matchBit
-		if (x0|x1|x2|x3)&matchBit != 0 {
-			if x0&matchBit != 0 {
-				dst = d.emit(dst, s0, i+1, b[0])
-			}
-			if x1&matchBit != 0 {
-				lane[0] = d.emit(lane[0], s1, D+i+1, b[1])
-			}
-			if x2&matchBit != 0 {
-				lane[1] = d.emit(lane[1], s2, 2*D+i+1, b[2])
-			}
-			if x3&matchBit != 0 {
-				lane[2] = d.emit(lane[2], s3, 3*D+i+1, b[3])
-			}
+	var st [lanes]uint32
+	for i := 0; i < L; i++ {
+		if i, st = d.steps(text, i, L, D, st); i == L {
+			break
 		}
+		// emit appends nothing for a state without outputs.
+		dst = d.emit(dst, st[0], i+1, b[0])
+		lane[0] = d.emit(lane[0], st[1], D+i+1, b[1])
+		lane[1] = d.emit(lane[1], st[2], 2*D+i+1, b[2])
+		lane[2] = d.emit(lane[2], st[3], 3*D+i+1, b[3])
 	}
+	s0, s1, s2, s3 := st[0], st[1], st[2], st[3]
 	n := L
 	// The lanes' tails, one at a time, then the lists in order.
 	dst = d.resume(dst, text, s0, lo[0]+n, hi[0], b[0])
@@ -272,6 +261,28 @@ func (d *dfa) find(dst []match, text string, maxLen int, lane *[lanes - 1][]matc
 		dst = append(dst, lane[k-1]...)
 	}
 	return dst
+}
+
+// steps advances the lanes of find from step i, lane k in state st[k]
+// reading text[k*D+i], until one reaches a state with outputs (returning
+// that step) or step L. Its loop makes no call, so that the four states
+// stay in registers.
+//
+//go:noinline
+func (d *dfa) steps(text string, i, L, D int, st [lanes]uint32) (int, [lanes]uint32) {
+	trans, classes := d.trans, &d.classes
+	s0, s1, s2, s3 := st[0], st[1], st[2], st[3]
+	for ; i < L; i++ {
+		x0 := trans[s0+uint32(classes[text[i]])]
+		x1 := trans[s1+uint32(classes[text[i+D]])]
+		x2 := trans[s2+uint32(classes[text[i+2*D]])]
+		x3 := trans[s3+uint32(classes[text[i+3*D]])]
+		s0, s1, s2, s3 = x0&^matchBit, x1&^matchBit, x2&^matchBit, x3&^matchBit
+		if (x0|x1|x2|x3)&matchBit != 0 {
+			break
+		}
+	}
+	return i, [lanes]uint32{s0, s1, s2, s3}
 }
 
 // resume continues run from state s at text[i].
