@@ -64,60 +64,63 @@ type summary struct {
 // word by word. A rotated sentence inside a long English text can stay
 // under that bar: the price of not hashing every word of every text.
 func summarize(text string) (s summary) {
-	// Branch-free counting: the only branch taken per byte is the loop's.
-	var b64Run, hexRun, maxB64, maxHex, eToI, rToV int
+	// One table load and no branch per byte but the loop's: the base64
+	// and hex run lengths share a word (low and high half), as do the
+	// two rot13 letter counts. A run of 16 or more sets a bit above the
+	// fourth of its half in seen at some point, a shorter one never does.
+	var runs, seen, counts uint64
 	pairs := false
+	inc := uint64(1<<32 | 1)
 	for i := 0; i < len(text); i++ {
-		k := sumClass[text[i]]
-		eToI += int(k >> 6 & 1)
-		rToV += int(k >> 7)
+		e := &sumTab[text[i]]
 		// "69 67 ...": a pair of hex digits, a separator, a pair;
 		// printable ASCII in hex starts every pair with a digit.
-		if b2i(hexRun == 2)&int(k>>5&1) != 0 && i+2 < len(text) && isDigit(text[i-2]) && isDigit(text[i+1]) && isHex(text[i+2]) {
-			pairs = true
+		if runs>>32 == 2 && e.sep && !pairs {
+			pairs = i+2 < len(text) && isDigit(text[i-2]) && isDigit(text[i+1]) && isHex(text[i+2])
 		}
-		b64Run = (b64Run + 1) & -int(k&clB64)
-		hexRun = (hexRun + 1) & -int(k>>1&1)
-		maxB64 = max(maxB64, b64Run)
-		maxHex = max(maxHex, hexRun)
+		runs = (runs + inc) & e.runs
+		seen |= runs
+		counts += e.counts
 	}
-	s.base64 = maxB64 >= minBase64
-	s.hex = maxHex >= minHex || pairs ||
+	eToI, rToV := int(counts&0xFFFFFFFF), int(counts>>32)
+	s.base64 = seen&0xFFFFFFFF >= minBase64
+	s.hex = seen>>32 >= minHex || pairs ||
 		strings.Contains(text, "\\x") || strings.Contains(text, "0x") || strings.Contains(text, "0X") || strings.Contains(text, "\\X")
 	s.url = strings.IndexByte(text, '%') >= 0
 	s.rot13 = eToI+rToV >= 8 && rToV*3 >= eToI
 	return
 }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// sumClass is class (clB64 must be 1, clHex 2) plus sumSeparator for
-// the separators of hex pairs and, in the top two bits, the rot13 letter
-// groups (e, t, o, i and their images r, g, b, v).
-const sumSeparator = 1 << 5
-
-var sumClass = func() (t [256]uint8) {
+// sumTab is, for every byte, what summarize adds: the masks that keep
+// or reset the base64 (low half) and hex (high half) run lengths, the
+// rot13 letter groups counted (e, t, o, i in the low half, their images
+// r, g, b, v in the high half), and whether it separates hex pairs.
+var sumTab = func() (t [256]struct {
+	runs, counts uint64
+	sep          bool
+}) {
 	for c := range t {
-		t[c] = class[c]
+		e := &t[c]
+		if class[c]&clB64 != 0 {
+			e.runs |= 0xFFFFFFFF
+		}
+		if class[c]&clHex != 0 {
+			e.runs |= 0xFFFFFFFF << 32
+		}
 	}
 	for _, c := range " :,-" {
-		t[c] |= sumSeparator
+		t[c].sep = true
 	}
 	for _, c := range "etoiETOI" {
-		t[c] |= 1 << 6
+		t[c].counts = 1
 	}
 	for _, c := range "rgbvRGBV" {
-		t[c] |= 1 << 7
+		t[c].counts = 1 << 32
 	}
 	return
 }()
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // emit records one payload: raw is the decoded text, already in n.arena
 // (as arena[rawStart:]), s and e its run in text. It folds the payload,
@@ -134,7 +137,7 @@ func (n *Normalizer) emit(enc string, rawStart, s, e, outerStart, outerEnd int, 
 		outerStart, outerEnd = s, e
 		chain = enc
 	} else {
-		chain = chain + "+" + enc
+		chain = n.join(chain, enc)
 	}
 	if n.sub == nil {
 		n.sub = new(Normalizer)
@@ -148,6 +151,27 @@ func (n *Normalizer) emit(enc string, rawStart, s, e, outerStart, outerEnd int, 
 	n.decoded = append(n.decoded, Decoded{Encoding: chain, Start: outerStart, End: outerEnd, Text: text})
 	return n.decode(rawStr, outerStart, outerEnd, chain, depth+1, budget)
 }
+
+// join returns chain+"+"+enc, from a cache of the chains seen so far so
+// that nested payloads allocate only the first time.
+func (n *Normalizer) join(chain, enc string) string {
+	for _, c := range n.chains {
+		if c.enc == enc && c.outer == chain {
+			return c.joined
+		}
+	}
+	joined := chain + "+" + enc
+	if len(n.chains) < maxChains {
+		n.chains = append(n.chains, chainName{chain, enc, joined})
+	}
+	return joined
+}
+
+// chainName is a cached chain of encodings: outer+"+"+enc.
+type chainName struct{ outer, enc, joined string }
+
+// maxChains bounds the cache of chain names; there are 6*6*6 chains.
+const maxChains = 256
 
 // Byte classes for the decoders' scans.
 const (

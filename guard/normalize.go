@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -59,6 +61,7 @@ type Normalizer struct {
 	decoded []Decoded
 	sub     *Normalizer // folds decoded payloads
 	scratch []byte
+	chains  []chainName // names of nested encodings
 
 	// stats of the last call, for the scanner's obfuscation finding.
 	stats normStats
@@ -220,35 +223,24 @@ func (n *Normalizer) fold(text string, offsets bool) []byte {
 // ' '. It reports whether the output is ASCII.
 func (n *Normalizer) runes(text string) bool {
 	out, off := n.a[:0], n.ao[:0]
-	if cap(out) < len(text) {
-		out = make([]byte, 0, len(text)+len(text)/8)
+	if cap(out) < len(text)+8 || cap(off) < len(text)+8 {
+		// lowerRun writes whole words: eight bytes of room.
+		out = make([]byte, 0, len(text)+len(text)/8+8)
 		off = make([]int32, 0, cap(out)+1)
 	}
 	ascii := true
 	i := 0
 	for i < len(text) {
 		// A run of ASCII: lower-cased, controls to spaces.
-		j := i
-		for j < len(text) && text[j] < utf8.RuneSelf {
-			j++
-		}
-		if j > i {
-			base := len(out)
-			out = slices.Grow(out, j-i)[:base+j-i]
-			off = slices.Grow(off, j-i)[:base+j-i]
-			o, f := out[base:], off[base:]
-			for k := range j - i {
-				o[k] = lowerASCII[text[i+k]]
-				f[k] = int32(i + k)
-			}
-			i = j
+		if text[i] < utf8.RuneSelf {
+			out, off, i = lowerRun(out, off, text, i)
 			if i == len(text) {
 				break
 			}
 		}
 		// A run of non-ASCII bytes is normalized as a unit; its first
 		// rune may combine with the ASCII letter before it.
-		j = i + 1
+		j := i + 1
 		for j < len(text) && text[j] >= utf8.RuneSelf {
 			j++
 		}
@@ -319,6 +311,53 @@ func (n *Normalizer) runes(text string) bool {
 	}
 	n.a, n.ao = out, off
 	return ascii
+}
+
+// lowerRun appends the run of ASCII at text[i:], lower-cased with
+// control characters as spaces, and its offsets to out and off; it
+// returns them and the end of the run. Eight bytes at a time: a word
+// with no high bit is ASCII, and three carry-free additions find its
+// upper-case letters and controls.
+func lowerRun(out []byte, off []int32, text string, i int) ([]byte, []int32, int) {
+	// Room for the rest of the text and one word more: words are
+	// written whole and w advanced past the ASCII part only.
+	n := len(text) - i + 8
+	w := len(out)
+	out = slices.Grow(out, n)[:w+n]
+	off = slices.Grow(off, n)[:w+n]
+	src := unsafe.Slice(unsafe.StringData(text), len(text))
+	for i+8 <= len(text) {
+		x := binary.LittleEndian.Uint64(src[i:])
+		hi := x & 0x8080808080808080
+		binary.LittleEndian.PutUint64(out[w:], lower8(x&^hi))
+		f := off[w : w+8 : w+8]
+		f[0], f[1], f[2], f[3] = int32(i), int32(i+1), int32(i+2), int32(i+3)
+		f[4], f[5], f[6], f[7] = int32(i+4), int32(i+5), int32(i+6), int32(i+7)
+		if hi != 0 {
+			k := bits.TrailingZeros64(hi) / 8
+			return out[:w+k], off[:w+k], i + k
+		}
+		i += 8
+		w += 8
+	}
+	for ; i < len(text) && text[i] < utf8.RuneSelf; i++ {
+		out[w], off[w] = lowerASCII[text[i]], int32(i)
+		w++
+	}
+	return out[:w], off[:w], i
+}
+
+// lower8 lower-cases the eight ASCII bytes of x and turns controls
+// into spaces.
+func lower8(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	const high, low = 0x80 * ones, 0x7f * ones
+	upper := (x + (0x80-'A')*ones) &^ (x + (0x80-'Z'-1)*ones) & high
+	ctl := ^(x + (0x80-0x20)*ones) & high // below 0x20
+	d := x ^ low                          // DEL
+	ctl |= ^((d&low + low) | d) & high
+	m := ctl >> 7
+	return (x|upper>>2)&^(m*0xff) | m*' '
 }
 
 // invalid folds text[i:j], which holds invalid UTF-8, rune by rune; each
@@ -681,52 +720,50 @@ var latinToCyrillic, latinToGreek = func() (c, g [128]rune) {
 // e"), or four or more separated by one repeated punctuation mark inside
 // a token ("i.g.n.o.r.e"), are joined; in spaced text a wider gap
 // between letters is kept as a word break.
+//
+// Most of a text is words that none of this changes: [plainStretch]
+// finds them eight bytes at a time and they are copied as they are.
 func (n *Normalizer) spacing() {
-	b, off := n.a, n.ao
+	size := len(n.a)
+	// plainStretch reads whole words: eight bytes of room past the end.
+	b := slices.Grow(n.a, 8)[:size]
+	off := n.ao
 	gaps := n.gaps[:0]
 	w := 0 // write index; w <= i
 	runStart, runN, runLetters := -1, 0, 0
 	tokens, leets := 0, 0
-
-	closeRun := func() {
-		if runN >= 3 && runLetters >= 2 {
-			minGap := gaps[1]
-			for _, g := range gaps[1:] {
-				minGap = min(minGap, g)
-			}
-			k2 := runStart
-			g := 0
-			for k := runStart; k < w; k++ {
-				if b[k] == ' ' {
-					continue
-				}
-				if k > runStart && b[k-1] == ' ' {
-					g++
-					if gaps[g] > minGap {
-						b[k2], off[k2] = ' ', off[k-1]
-						k2++
-					}
-				}
-				b[k2], off[k2] = b[k], off[k]
-				k2++
-			}
-			leets += leet(b[runStart:k2])
-			w = k2
-		}
-		runStart, runN, runLetters = -1, 0, 0
-		gaps = gaps[:0]
-	}
+	slow := -1 // a token plainStretch stopped at
 
 	gap := 0
-	for i := 0; i < len(b); {
+	for i := 0; i < size; {
 		if b[i] == ' ' {
 			gap++
 			i++
 			continue
 		}
+		if runN == 0 && i != slow {
+			if e, r, k := plainStretch(b, i); e > i {
+				// Whole plain tokens, one space between them.
+				if w > 0 {
+					b[w], off[w] = ' ', off[i-1]
+					w++
+				}
+				if w != i {
+					copy(b[w:], b[i:e])
+					copy(off[w:], off[i:e])
+				}
+				w += e - i
+				tokens += k
+				gap = 0
+				i, slow = e, r
+				continue
+			} else {
+				slow = r
+			}
+		}
 		j := i + 1
 		var lf uint8 // some byte may be leetspeak
-		for j < len(b) && b[j] != ' ' {
+		for j < size && b[j] != ' ' {
 			lf |= leetTab[b[j]]
 			j++
 		}
@@ -740,7 +777,13 @@ func (n *Normalizer) spacing() {
 			single = size == j-i && unicode.IsLetter(r)
 		}
 		if !single && runN > 0 {
-			closeRun()
+			if runN >= 3 && runLetters >= 2 {
+				var l int
+				w, l = joinLetters(b, off, gaps, runStart, w)
+				leets += l
+			}
+			runStart, runN, runLetters = -1, 0, 0
+			gaps = gaps[:0]
 		}
 		if w > 0 {
 			b[w], off[w] = ' ', off[i-1]
@@ -795,14 +838,124 @@ func (n *Normalizer) spacing() {
 		gap = 0
 		i = j
 	}
-	if runN > 0 {
-		closeRun()
+	if runN >= 3 && runLetters >= 2 {
+		var l int
+		w, l = joinLetters(b, off, gaps, runStart, w)
+		leets += l
 	}
 	n.a, n.ao, n.gaps = b[:w], off[:w], gaps
 	// Mostly leetspeak: fold the words the cautious rule left.
 	if leets >= 2 && leets*3 >= tokens {
 		leetText(n.a)
 	}
+}
+
+// plainStretch finds the plain tokens from b[i], a token's first byte
+// after a space or at the start: tokens spacing leaves as they are, with
+// one space between them. A token is plain when it is two bytes or more,
+// starts with an ASCII byte, has no byte leet may change and no
+// punctuation as its second byte (where letters spaced by punctuation
+// would show). It reads b eight bytes at a time, up to eight past
+// len(b) (which must be in its capacity).
+//
+// It returns the stretch's end e (e == i when the first token is not
+// plain), where the token that stopped it starts (-1 when a gap or the
+// end stopped it), and how many tokens the stretch holds.
+func plainStretch(b []byte, i int) (e, stop, tokens int) {
+	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	size := len(b)
+	src := b[:cap(b)]
+	prevSpace, prevStart := uint64(0x80), uint64(0) // lane 7 of the word before
+	last := i                                       // the last token start seen
+	for p := i; ; p += 8 {
+		x := binary.LittleEndian.Uint64(src[p:])
+		var end uint64 // lanes past the end
+		if size-p < 8 {
+			end = ^uint64(0) << (8 * (size - p)) & high
+			x = x&^((end>>7)*0xff) | (end>>7)*' ' // spaces past the end
+		}
+		sp := eq8(x, ' ')
+		ps := sp<<8 | prevSpace
+		start := ^sp & ps & high
+		pst := start<<8 | prevStart
+		// After a token's first byte, a space (a one-byte token), a
+		// digit or ASCII punctuation: anything but a letter or
+		// non-ASCII.
+		y := (x | 0x20*ones) & low
+		letter := (y + (0x80-'a')*ones) &^ (y + (0x80-'z'-1)*ones)
+		z := x & low
+		leet := (z+(0x80-'0')*ones)&^(z+(0x80-'9'-1)*ones)&^x | eq8(x, '@') | eq8(x, '$')
+		bad := (start&x | // non-ASCII first byte
+			^(letter|x)&pst | // not a letter second
+			leet |
+			sp&ps&^end | // two spaces
+			end) & high
+		if bad == 0 {
+			tokens += bits.OnesCount64(start)
+			if start != 0 {
+				last = p + (63-bits.LeadingZeros64(start))/8
+			}
+			prevSpace, prevStart = sp>>56, start>>56
+			continue
+		}
+		low := bad & -bad
+		a := p + bits.TrailingZeros64(low)/8
+		below := low>>7 - 1 // the lanes before a
+		tokens += bits.OnesCount64(start & below)
+		switch {
+		case sp&low == 0: // inside a token: stop at its start
+			if s := start & (below | low); s != 0 {
+				last = p + (63-bits.LeadingZeros64(s))/8
+			}
+			if last < a {
+				tokens-- // its start was counted
+			}
+			return max(last-1, i), last, tokens
+		case pst&low != 0: // the space after a one-byte token
+			return max(a-2, i), a - 1, tokens - 1
+		case b[a-1] == ' ': // the second space of a gap, or a space at the end
+			return a - 1, -1, tokens
+		default: // the end
+			return a, -1, tokens
+		}
+	}
+}
+
+// joinLetters joins a run of single letters, b[runStart:w] (letters and
+// the spaces between them), whose gaps before each letter are gaps: the
+// spaces go, but those of gaps wider than the narrowest are kept as one
+// space; then it folds leetspeak in the joined words. It returns the
+// run's new end and the number of words leet folded.
+func joinLetters(b []byte, off []int32, gaps []int32, runStart, w int) (end, leets int) {
+	minGap := gaps[1]
+	for _, g := range gaps[1:] {
+		minGap = min(minGap, g)
+	}
+	k2 := runStart
+	g := 0
+	for k := runStart; k < w; k++ {
+		if b[k] == ' ' {
+			continue
+		}
+		if k > runStart && b[k-1] == ' ' {
+			g++
+			if gaps[g] > minGap {
+				b[k2], off[k2] = ' ', off[k-1]
+				k2++
+			}
+		}
+		b[k2], off[k2] = b[k], off[k]
+		k2++
+	}
+	return k2, leet(b[runStart:k2])
+}
+
+// eq8 has the high bit of each byte of x that equals c set, and no
+// other bit.
+func eq8(x uint64, c byte) uint64 {
+	const high, low = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	y := x ^ uint64(c)*0x0101010101010101
+	return ^((y&low + low) | y) & high
 }
 
 // spacedToken reports whether tok is four or more single letters joined

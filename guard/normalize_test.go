@@ -252,6 +252,18 @@ func TestNormalizeAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { nz.Normalize(&dst, text) }); a != 0 {
 		t.Errorf("Normalize of clean ASCII: %v allocations, want 0", a)
 	}
+	// Every development-set row, once the buffers have grown: prose,
+	// code, other scripts, encoded payloads.
+	texts, _ := DevTexts(t)
+	pass := func() {
+		for _, s := range texts {
+			nz.Normalize(&dst, s)
+		}
+	}
+	pass()
+	if a := testing.AllocsPerRun(3, pass); a != 0 {
+		t.Errorf("Normalize of the development set: %v allocations a pass, want 0", a)
+	}
 }
 
 func TestConfusablesTable(t *testing.T) {
@@ -357,4 +369,31 @@ func TestNormalizeReference(t *testing.T) {
 			t.Errorf("row %d: Fold = %q, reference %q", i, got, want)
 		}
 	}
+}
+
+// BenchmarkNormalizeDevSetReference normalizes the development set with
+// the reference normalizer and with Normalizer, one after the other, so
+// that the two are compared on the same machine at the same time.
+func BenchmarkNormalizeDevSetReference(b *testing.B) {
+	texts, n := DevTexts(b)
+	b.Run("reference", func(b *testing.B) {
+		var ref refNormalizer
+		var dst Normalized
+		b.SetBytes(n)
+		for b.Loop() {
+			for _, t := range texts {
+				ref.Normalize(&dst, t)
+			}
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		var nz Normalizer
+		var dst Normalized
+		b.SetBytes(n)
+		for b.Loop() {
+			for _, t := range texts {
+				nz.Normalize(&dst, t)
+			}
+		}
+	})
 }
