@@ -2,6 +2,8 @@ package sensitive
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"strings"
 	"unicode/utf8"
@@ -208,10 +210,8 @@ type chunk struct {
 func (d *Detector) numbers(s *scratch, text string) {
 	i := 0
 	for i < len(text) {
-		c := text[i]
-		if !isDigit(c) {
-			i++
-			continue
+		if i = nextDigit(s.low, i); i == len(text) {
+			break
 		}
 		start := i
 		if start > 0 && (text[start-1] == '+' || text[start-1] == '(') {
@@ -734,6 +734,28 @@ func (d *Detector) ipv6(s *scratch, text string) {
 	}
 }
 
+// nextDigit returns the index of the first ASCII digit of b at or after
+// i, or len(b); eight bytes at a time.
+func nextDigit(b []byte, i int) int {
+	const (
+		low7 = 0x7f7f7f7f7f7f7f7f
+		high = 0x8080808080808080
+	)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := x & low7
+		// Per byte: the high bit of y+0x50 is set from '0' on, that of
+		// y+0x46 past '9'; no byte carries into the next.
+		if m := (y + 0x5050505050505050) &^ (y + 0x4646464646464646) &^ x & high; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(b) && !isDigit(b[i]) {
+		i++
+	}
+	return i
+}
+
 // ---- IBAN ----
 
 // ibanLengths is the IBAN length per country (SWIFT IBAN registry).
@@ -756,6 +778,10 @@ var ibanLengths = map[string]int{
 // to 1.
 func (d *Detector) ibans(s *scratch, text string) {
 	for i := 0; i+4 < len(text); i++ {
+		// Skip to the next position with a digit two bytes on.
+		if i = nextDigit(s.low, i+2) - 2; i+4 >= len(text) {
+			break
+		}
 		if !isDigit(text[i+2]) || !isDigit(text[i+3]) || !isAlpha(text[i]) || !isAlpha(text[i+1]) {
 			continue
 		}
