@@ -260,12 +260,17 @@ func (d *Detector) scan(s *scratch, text string, src int) {
 		}
 	}
 	for c := range s.byC {
-		slices.SortFunc(s.byC[c], func(a, b span) int { return int(a.start - b.start) })
+		if len(s.byC[c]) > 1 {
+			slices.SortFunc(s.byC[c], func(a, b span) int { return int(a.start - b.start) })
+		}
 	}
 	if src == 0 && !d.off[fPlantedTask] {
 		d.plantedTask(s, text)
 	}
 	for _, r := range d.rules {
+		if len(s.byC[r.a]) == 0 {
+			continue // neither kind of rule fires without its first concept
+		}
 		var n int
 		var sp span
 		if r.b == none {
