@@ -45,3 +45,45 @@ func FuzzNextDigit(f *testing.F) {
 	f.Add([]byte("\xff\xfe\x2f\x3a\x30"))
 	f.Fuzz(func(t *testing.T, b []byte) { checkNextDigit(t, b) })
 }
+
+// lowerASCIIRef is lowerASCII written plainly: the reference it is held
+// to.
+func lowerASCIIRef(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func checkLowerASCII(t *testing.T, s string) {
+	t.Helper()
+	for _, pre := range []string{"", "Ab"} {
+		got := lowerASCII([]byte(pre), s)
+		if want := lowerASCIIRef([]byte(pre), s); string(got) != string(want) {
+			t.Fatalf("lowerASCII(%q, %q) = %q, want %q", pre, s, got, want)
+		}
+	}
+}
+
+func TestLowerASCII(t *testing.T) {
+	for _, s := range []string{"", "A", "HELLO WORLD", "@[`{AZaz", "Stra\u00dfe \u00c4\u00d6 \xc1\xda\xff\x80 ABCDEFGHIJKLMNOPQRSTUVWXYZ"} {
+		checkLowerASCII(t, s)
+	}
+	b := []byte("xxxxxxxxxxxxxxxxxxxxxxxx")
+	for c := range 256 {
+		for p := range 17 {
+			b[p] = byte(c)
+			checkLowerASCII(t, string(b))
+			b[p] = 'x'
+		}
+	}
+}
+
+func FuzzLowerASCII(f *testing.F) {
+	f.Add("Export GITHUB_TOKEN=ghp_X; \u00c4@[`{Z")
+	f.Fuzz(checkLowerASCII)
+}

@@ -1,6 +1,7 @@
 package sensitive
 
 import (
+	"encoding/binary"
 	"cmp"
 	"math"
 	"slices"
@@ -362,10 +363,27 @@ func entropy(s string) float64 {
 // lowerASCII appends s with ASCII letters lower-cased; other bytes are
 // kept, so offsets are the same.
 func lowerASCII(dst []byte, s string) []byte {
+	const (
+		low7 = 0x7f7f7f7f7f7f7f7f
+		high = 0x8080808080808080
+	)
+	n := len(dst)
 	dst = append(dst, s...)
-	for i, c := range dst {
-		if 'A' <= c && c <= 'Z' {
-			dst[i] = c + 'a' - 'A'
+	b := dst[n:]
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := x & low7
+		// Per byte: the high bit of y+0x3f is set from 'A' on, that of
+		// y+0x25 past 'Z'; no byte carries into the next. Upper-case
+		// letters lack the 0x20 bit their lower case has.
+		if m := (y + 0x3f3f3f3f3f3f3f3f) &^ (y + 0x2525252525252525) &^ x & high; m != 0 {
+			binary.LittleEndian.PutUint64(b[i:], x|m>>2)
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
 	return dst
