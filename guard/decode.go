@@ -209,9 +209,8 @@ func b64Byte(c byte) bool { return class[c]&clB64 != 0 }
 // groups (MIME).
 func (n *Normalizer) base64Runs(text string, os, oe int, chain string, depth, budget int) int {
 	for i := 0; i < len(text); {
-		if !b64Byte(text[i]) {
-			i++
-			continue
+		if i = nextLongRun(text, i); i < 0 {
+			break
 		}
 		j, cnt := i, 0
 		for {
@@ -245,6 +244,28 @@ func (n *Normalizer) base64Runs(text string, os, oe int, chain string, depth, bu
 		}
 	}
 	return budget
+}
+
+// nextLongRun returns the start of the first run of at least minBase64
+// base64 characters at or after i, where text[i-1] is not one (or i is
+// 0), or -1. It looks minBase64-1 bytes ahead and back: a character
+// outside the alphabet there rules out every run starting before it, so
+// prose is read a few bytes in sixteen. Bytes known to be in the
+// alphabet are not read twice.
+func nextLongRun(text string, i int) int {
+	known := -1 // text[i:known+1] is in the alphabet
+	for i+minBase64 <= len(text) {
+		k := i + minBase64 - 1
+		for k > known && b64Byte(text[k]) {
+			k--
+		}
+		if k <= known || k < i {
+			return i
+		}
+		known = i + minBase64 - 1
+		i = k + 1
+	}
+	return -1
 }
 
 // tryBase64 decodes text[i:j] (padding up to e); on failure it tries the
