@@ -2,6 +2,7 @@ package guard
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -330,7 +331,7 @@ func (n *Normalizer) base64At(text string, i, j, e, os, oe int, chain string, de
 	}
 	at := len(n.arena)
 	need := enc.DecodedLen(len(src))
-	n.arena = append(n.arena, make([]byte, need)...)
+	n.arena = slices.Grow(n.arena, need)[:at+need]
 	m, err := enc.Decode(n.arena[at:], src)
 	if err != nil || !mostlyText(n.arena[at:at+m]) {
 		n.arena = n.arena[:at]
