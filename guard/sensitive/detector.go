@@ -136,6 +136,9 @@ type Detector struct {
 	allowRe     *regexp.Regexp
 	regions     []string
 	skipPrivate bool
+	// npWork bounds the bytes one anchored rule reads per text, in
+	// multiples of the text's length (tests lift it).
+	npWork int
 	pool        sync.Pool
 }
 
@@ -149,6 +152,7 @@ func New(cfg Config) (*Detector, error) {
 	d := &Detector{
 		regions:     slices.Clone(cfg.PhoneRegions),
 		skipPrivate: cfg.SkipPrivateIPs,
+		npWork:      8,
 	}
 	for i, n := range piiNames {
 		d.on[i] = cfg.enabled(n)

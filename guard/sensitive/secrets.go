@@ -203,7 +203,7 @@ func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
 			return
 		}
 	}
-	if s.npWork[rule] += end - a; s.npWork[rule] > 8*len(text)+npRight {
+	if s.npWork[rule] += end - a; s.npWork[rule] > d.npWork*len(text)+npRight {
 		return
 	}
 	m := r.findAnchored(text[a:end])
