@@ -21,6 +21,15 @@ const (
 
 type requestIDKey struct{}
 
+type clientIPKey struct{}
+
+// ClientIP returns the address of the request's client ctx carries: the
+// peer, or what a trusted proxy forwarded for.
+func ClientIP(ctx context.Context) (netip.Addr, bool) {
+	a, ok := ctx.Value(clientIPKey{}).(netip.Addr)
+	return a, ok
+}
+
 // RequestID returns the request ID carried by ctx, or "".
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
@@ -105,6 +114,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		if a, err := netip.ParseAddr(client); err == nil {
+			ctx = context.WithValue(ctx, clientIPKey{}, a.Unmap())
+		}
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
