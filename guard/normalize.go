@@ -139,6 +139,11 @@ func folded(text string) bool {
 	if text[0] == ' ' || text[len(text)-1] == ' ' {
 		return false
 	}
+	// Most texts have a byte of fcOther early, which alone rules
+	// them out: look for one eight bytes at a time first.
+	if hasOther(text) {
+		return false
+	}
 	prevSpace := false
 	wordLen := 0 // length of the current space-delimited token
 	singles := 0 // consecutive single-character tokens
@@ -176,6 +181,32 @@ func folded(text string) bool {
 		wordLen++
 	}
 	return true
+}
+
+// hasOther reports whether text has a byte of class fcOther: upper
+// case, a control, non-ASCII, a digit, '@' or '$'.
+func hasOther(text string) bool {
+	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	src := unsafe.Slice(unsafe.StringData(text), len(text))
+	i := 0
+	for ; i+8 <= len(text); i += 8 {
+		x := binary.LittleEndian.Uint64(src[i:])
+		z := x & low
+		other := x | // non-ASCII
+			^(z + (0x80-0x20)*ones) | // controls
+			(z+(0x80-'A')*ones)&^(z+(0x80-'Z'-1)*ones) | // upper case
+			(z+(0x80-'0')*ones)&^(z+(0x80-'9'-1)*ones) | // digits
+			eq8(x, 0x7f) | eq8(x, '@') | eq8(x, '$')
+		if other&high != 0 {
+			return true
+		}
+	}
+	for ; i < len(text); i++ {
+		if foldClass[text[i]] == fcOther {
+			return true
+		}
+	}
+	return false
 }
 
 // Classes of bytes for folded.

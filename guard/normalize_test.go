@@ -397,3 +397,19 @@ func BenchmarkNormalizeDevSetReference(b *testing.B) {
 		}
 	})
 }
+
+// TestHasOther checks the word-at-a-time test for bytes of class
+// fcOther against the table, for every byte at every position of a word
+// and in the tail.
+func TestHasOther(t *testing.T) {
+	for c := range 256 {
+		want := foldClass[c] == fcOther
+		for pos := range 11 {
+			b := []byte("abcdefghijk")
+			b[pos] = byte(c)
+			if got := hasOther(string(b)); got != want {
+				t.Fatalf("hasOther with %#x at %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
