@@ -5,7 +5,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
 )
 
 var licenseWords = words("driver", "driving", "dl#", "dl no", "dl number", "führerschein", "permis de conduire", "licencia de conducir", "carteira de motorista", "patente di guida", "rijbewijs", "körkort")

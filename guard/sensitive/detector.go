@@ -119,12 +119,12 @@ type target struct {
 // Detector finds personal data and secrets. It is safe for concurrent
 // use.
 type Detector struct {
-	on          [numKinds]bool
-	own         [ownKey + 1]bool
-	rules       []secretRule
-	always      []int             // rules without keywords: run over every text
-	npSkipped   map[string]string // Nosey Parker rules RE2 cannot compile, with the reason
-	global      []*allowlist
+	on        [numKinds]bool
+	own       [ownKey + 1]bool
+	rules     []secretRule
+	always    []int             // rules without keywords: run over every text
+	npSkipped map[string]string // Nosey Parker rules RE2 cannot compile, with the reason
+	global    []*allowlist
 	// ac finds the keywords of the secret rules and detectors and the
 	// street words of addresses, in one pass; kw says what each
 	// pattern triggers.
@@ -135,11 +135,14 @@ type Detector struct {
 	allowValues map[string]bool
 	allowRe     *regexp.Regexp
 	regions     []string
-	skipPrivate bool
+	// phoneRegions bound which numbers of a region libphonenumber can
+	// find valid (see phoneRegion).
+	phoneRegions map[string]*phoneRegion
+	skipPrivate  bool
 	// npWork bounds the bytes one anchored rule reads per text, in
 	// multiples of the text's length (tests lift it).
 	npWork int
-	pool        sync.Pool
+	pool   sync.Pool
 }
 
 var _ guard.Detector = (*Detector)(nil)
@@ -154,6 +157,7 @@ func New(cfg Config) (*Detector, error) {
 		skipPrivate: cfg.SkipPrivateIPs,
 		npWork:      8,
 	}
+	d.phoneRegions = newPhoneRegions(d.regions)
 	for i, n := range piiNames {
 		d.on[i] = cfg.enabled(n)
 	}

@@ -595,6 +595,9 @@ func (d *Detector) phone(s *scratch, text string, ch *chunk, raw string) {
 			return // the SSN shape
 		}
 		for _, r := range d.regions {
+			if p := d.phoneRegions[r]; p != nil && !p.mayBeValid(raw) {
+				continue
+			}
 			if validPhone(raw, r) {
 				valid = "national:" + r
 				break

@@ -1,8 +1,8 @@
 package sensitive
 
 import (
-	"encoding/binary"
 	"cmp"
+	"encoding/binary"
 	"math"
 	"slices"
 	"strings"
