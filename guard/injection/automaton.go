@@ -415,7 +415,10 @@ func (m *matcher) find(dst []match, text string, lane *[lanes - 1][]match) []mat
 				leads, wide = leadBytes(text)
 				gated = true
 			}
-			if !wide || !b.any && b.leads&leads == 0 {
+			if !wide {
+				break // the blocks after the ASCII ones need a byte >= 0x80
+			}
+			if !b.any && b.leads&leads == 0 {
 				continue
 			}
 		}

@@ -143,7 +143,9 @@ type scratch struct {
 	found []match
 	lanes [lanes - 1][]match
 	byC   [numConcepts][]span
-	ev    [numFamilies]evidence
+	// present has bit c set when byC[c] is not empty.
+	present uint64
+	ev      [numFamilies]evidence
 	// text and offsets are Detect's arguments, for the structural
 	// signals that read line breaks; cleared before the scratch is pooled.
 	text    string
@@ -222,9 +224,11 @@ func (d *Detector) Detect(dst []guard.Finding, text string, norm *guard.Normaliz
 // scan matches src (the folded text or one decoded payload) and adds the
 // evidence of every rule that fires to s.ev.
 func (d *Detector) scan(s *scratch, text string, src int) {
-	for c := range s.byC {
+	for b := s.present; b != 0; b &= b - 1 {
+		c := bits.TrailingZeros64(b)
 		s.byC[c] = s.byC[c][:0]
 	}
+	s.present = 0
 	if len(text) == 0 {
 		return
 	}
@@ -255,11 +259,16 @@ func (d *Detector) scan(s *scratch, text string, src int) {
 				c := bits.TrailingZeros64(b)
 				if len(s.byC[c]) < maxSpans {
 					s.byC[c] = append(s.byC[c], span{int32(start), int32(end)})
+					s.present |= 1 << c
 				}
 			}
 		}
 	}
-	for c := range s.byC {
+	if s.present == 0 {
+		return // no rule fires, nor a planted task, without a concept
+	}
+	for b := s.present; b != 0; b &= b - 1 {
+		c := bits.TrailingZeros64(b)
 		if len(s.byC[c]) > 1 {
 			slices.SortFunc(s.byC[c], func(a, b span) int { return int(a.start - b.start) })
 		}
@@ -267,8 +276,9 @@ func (d *Detector) scan(s *scratch, text string, src int) {
 	if src == 0 && !d.off[fPlantedTask] {
 		d.plantedTask(s, text)
 	}
-	for _, r := range d.rules {
-		if len(s.byC[r.a]) == 0 {
+	for i := range d.rules {
+		r := &d.rules[i]
+		if s.present&(1<<r.a) == 0 {
 			continue // neither kind of rule fires without its first concept
 		}
 		var n int
@@ -279,7 +289,7 @@ func (d *Detector) scan(s *scratch, text string, src int) {
 				sp = s.byC[r.a][0]
 			}
 		} else {
-			n, sp = pairs(text, s.byC[r.a], s.byC[r.b], r, d.maxLen)
+			n, sp = pairs(text, s.byC[r.a], s.byC[r.b], *r, d.maxLen)
 		}
 		if n == 0 {
 			continue
