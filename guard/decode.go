@@ -2,6 +2,8 @@ package guard
 
 import (
 	"encoding/base64"
+	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode"
@@ -65,63 +67,72 @@ type summary struct {
 // word by word. A rotated sentence inside a long English text can stay
 // under that bar: the price of not hashing every word of every text.
 func summarize(text string) (s summary) {
-	// One table load and no branch per byte but the loop's: the base64
-	// and hex run lengths share a word (low and high half), as do the
-	// two rot13 letter counts. A run of 16 or more sets a bit above the
-	// fourth of its half in seen at some point, a shorter one never does.
-	var runs, seen, counts uint64
-	pairs := false
-	inc := uint64(1<<32 | 1)
-	for i := 0; i < len(text); i++ {
-		e := &sumTab[text[i]]
-		// "69 67 ...": a pair of hex digits, a separator, a pair;
-		// printable ASCII in hex starts every pair with a digit.
-		if runs>>32 == 2 && e.sep && !pairs {
-			pairs = i+2 < len(text) && isDigit(text[i-2]) && isDigit(text[i+1]) && isHex(text[i+2])
-		}
-		runs = (runs + inc) & e.runs
-		seen |= runs
-		counts += e.counts
+	// The letter counts need every byte, but only a table load and an
+	// add; the rest is found without reading every byte.
+	var counts uint64
+	i := 0
+	for ; i+4 <= len(text); i += 4 {
+		counts += sumCounts[text[i]] + sumCounts[text[i+1]] + sumCounts[text[i+2]] + sumCounts[text[i+3]]
+	}
+	for ; i < len(text); i++ {
+		counts += sumCounts[text[i]]
 	}
 	eToI, rToV := int(counts&0xFFFFFFFF), int(counts>>32)
-	s.base64 = seen&0xFFFFFFFF >= minBase64
-	s.hex = seen>>32 >= minHex || pairs ||
-		strings.Contains(text, "\\x") || strings.Contains(text, "0x") || strings.Contains(text, "0X") || strings.Contains(text, "\\X")
+	s.base64 = nextLongRun(text, 0, clB64, minBase64) >= 0
+	s.hex = strings.Contains(text, "\\x") || strings.Contains(text, "0x") || strings.Contains(text, "0X") || strings.Contains(text, "\\X") ||
+		nextLongRun(text, 0, clHex, minHex) >= 0 || hexPairs(text)
 	s.url = strings.IndexByte(text, '%') >= 0
 	s.rot13 = eToI+rToV >= 8 && rToV*3 >= eToI
 	return
 }
 
-// sumTab is, for every byte, what summarize adds: the masks that keep
-// or reset the base64 (low half) and hex (high half) run lengths, the
-// rot13 letter groups counted (e, t, o, i in the low half, their images
-// r, g, b, v in the high half), and whether it separates hex pairs.
-var sumTab = func() (t [256]struct {
-	runs, counts uint64
-	sep          bool
-}) {
-	for c := range t {
-		e := &t[c]
-		if class[c]&clB64 != 0 {
-			e.runs |= 0xFFFFFFFF
+// hexPairs reports whether text has two pairs of hex digits around a
+// separator, each starting with a digit ("69 67"), the first pair not
+// part of a longer hex run: the separated-pairs form of hexRuns. It
+// looks at digits only, skipping eight bytes without one at a time.
+func hexPairs(text string) bool {
+	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	src := unsafe.Slice(unsafe.StringData(text), len(text))
+	// p is the digit after the separator text[p-1].
+	for p := 3; p+1 < len(text); {
+		if p+8 <= len(text) {
+			x := binary.LittleEndian.Uint64(src[p:])
+			z := x & low
+			digits := (z + (0x80-'0')*ones) &^ (z + (0x80-'9'-1)*ones) &^ x & high
+			if digits == 0 {
+				p += 8
+				continue
+			}
+			if p += bits.TrailingZeros64(digits) / 8; p+1 >= len(text) {
+				break
+			}
 		}
-		if class[c]&clHex != 0 {
-			e.runs |= 0xFFFFFFFF << 32
+		if isDigit(text[p]) && sumSep[text[p-1]] && isHex(text[p-2]) && isDigit(text[p-3]) &&
+			(p < 4 || !isHex(text[p-4])) && isHex(text[p+1]) {
+			return true
 		}
+		p++
 	}
+	return false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// summarize's tables, for every byte: sumCounts has the rot13 letter
+// groups counted (e, t, o, i in the low half, their images r, g, b, v
+// in the high half), sumSep the separators of hex pairs.
+var sumCounts, sumSep = func() (counts [256]uint64, sep [256]bool) {
 	for _, c := range " :,-" {
-		t[c].sep = true
+		sep[c] = true
 	}
 	for _, c := range "etoiETOI" {
-		t[c].counts = 1
+		counts[c] = 1
 	}
 	for _, c := range "rgbvRGBV" {
-		t[c].counts = 1 << 32
+		counts[c] = 1 << 32
 	}
 	return
 }()
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // emit records one payload: raw is the decoded text, already in n.arena
 // (as arena[rawStart:]), s and e its run in text. It folds the payload,
@@ -210,7 +221,7 @@ func b64Byte(c byte) bool { return class[c]&clB64 != 0 }
 // groups (MIME).
 func (n *Normalizer) base64Runs(text string, os, oe int, chain string, depth, budget int) int {
 	for i := 0; i < len(text); {
-		if i = nextLongRun(text, i); i < 0 {
+		if i = nextLongRun(text, i, clB64, minBase64); i < 0 {
 			break
 		}
 		j, cnt := i, 0
@@ -247,23 +258,23 @@ func (n *Normalizer) base64Runs(text string, os, oe int, chain string, depth, bu
 	return budget
 }
 
-// nextLongRun returns the start of the first run of at least minBase64
-// base64 characters at or after i, where text[i-1] is not one (or i is
-// 0), or -1. It looks minBase64-1 bytes ahead and back: a character
-// outside the alphabet there rules out every run starting before it, so
-// prose is read a few bytes in sixteen. Bytes known to be in the
-// alphabet are not read twice.
-func nextLongRun(text string, i int) int {
-	known := -1 // text[i:known+1] is in the alphabet
-	for i+minBase64 <= len(text) {
-		k := i + minBase64 - 1
-		for k > known && b64Byte(text[k]) {
+// nextLongRun returns the start of the first run of at least n bytes of
+// class cl (see class) at or after i, where text[i-1] is not of the
+// class (or i is 0), or -1. It looks n-1 bytes ahead and back: a byte
+// outside the class there rules out every run starting before it, so
+// prose is read a few bytes in n. Bytes known to be of the class are
+// not read twice.
+func nextLongRun(text string, i int, cl uint8, n int) int {
+	known := -1 // text[i:known+1] is in the class
+	for i+n <= len(text) {
+		k := i + n - 1
+		for k > known && class[text[k]]&cl != 0 {
 			k--
 		}
 		if k <= known || k < i {
 			return i
 		}
-		known = i + minBase64 - 1
+		known = i + n - 1
 		i = k + 1
 	}
 	return -1

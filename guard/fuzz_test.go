@@ -246,5 +246,10 @@ func FuzzNormalizeReference(f *testing.F) {
 		if got, want := Fold(in), refFold(in); got != want {
 			t.Fatalf("Fold(%q) = %q, reference %q", in, got, want)
 		}
+		// The decoders' gate agrees too: comparing Decoded catches a
+		// decoder wrongly skipped only when the input holds a payload.
+		if got, want := summarize(in), summary(refSummarize(in)); got != want {
+			t.Fatalf("summarize(%q) = %+v, reference %+v", in, got, want)
+		}
 	})
 }

@@ -368,6 +368,9 @@ func TestNormalizeReference(t *testing.T) {
 		if got, want := Fold(in), refFold(in); got != want {
 			t.Errorf("row %d: Fold = %q, reference %q", i, got, want)
 		}
+		if got, want := summarize(in), summary(refSummarize(in)); got != want {
+			t.Errorf("row %d: summarize = %+v, reference %+v", i, got, want)
+		}
 	}
 }
 
