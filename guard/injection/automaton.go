@@ -52,7 +52,7 @@ const matchBit = 1 << 31
 
 // proseBytes take the first byte classes after 0 (the bytes no term
 // uses), so that the steps prose takes (a space or a lower-case letter)
-// read one cache line of a state's row.
+// read the first two cache lines of a state's row.
 const proseBytes = " abcdefghijklmnopqrstuvwxyz"
 
 // dfa is an Aho-Corasick automaton compiled to a dense table.
