@@ -81,19 +81,28 @@
 //
 // # Performance
 //
-// One keyword automaton (Aho-Corasick) over the lower-cased text gates
-// every secret detector: a gitleaks rule's regex runs only in windows
+// One keyword automaton (Aho-Corasick), run once over the lower-cased
+// text, gates every secret detector and finds the street words of
+// addresses: a gitleaks rule's regex runs only in windows
 // around its keywords, and rules of gitleaks' keyword-assignment family
 // only where an operator and a value follow the keyword. A Nosey Parker
 // rule's keywords are derived from its pattern: literals one of which
 // starts every match at a fixed offset (the rule then runs anchored at
 // each hit, and only where the run of token characters its pattern
 // requires follows), else literals every match contains (the rule runs
-// in windows around them). An anchored run reads at most its longest
-// match, or 1 KB for unbounded patterns, and at most 8 bytes per byte
-// of text in all. PII scanners
-// start from byte scans ('@', digit runs, letter pairs before check
-// digits, street words). Regexes are Go RE2: linear time.
+// in windows around them). Before an anchored regex runs, a prefilter
+// runs the rule's program over the first 32 characters as a set of
+// states (assertions taken as holding) and rejects where no match can
+// start; a regex with repetitions of more than 64 runs, on a text
+// shorter than that bound, as the same regex with the bound dropped,
+// whose smaller program the regexp package runs with its backtracker
+// instead of its NFA. An anchored run reads at most its longest match,
+// or 1 KB for unbounded patterns, and at most 8 bytes per byte of text
+// in all. PII scanners start from byte scans ('@', digit runs found
+// eight bytes at a time, letter pairs before check digits, street
+// words); libphonenumber parses a national number for a region only
+// where the region's metadata (prefixes, lengths, general pattern)
+// allows it to be valid. Regexes are Go RE2: linear time.
 //
 // # Security
 //
