@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,10 +213,43 @@ func (g *Gateway) Start(ctx context.Context) error {
 			}
 			g.refresh(g.ctx, u, kind)
 		})
-		wg.Go(func() { g.refresh(ctx, u, upstream.KindTools, upstream.KindPrompts, upstream.KindResources) })
+		wg.Go(func() {
+			if err := g.refresh(ctx, u, upstream.KindTools, upstream.KindPrompts, upstream.KindResources); err != nil {
+				g.wg.Go(func() { g.retry(u) })
+			}
+		})
 	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// Bounds of the waits between the lists of an upstream that failed its
+// first ones.
+const (
+	retryFirst = 500 * time.Millisecond
+	retryMax   = 30 * time.Second
+)
+
+// retry lists u again, waiting longer each time, until every list
+// succeeds once or the gateway closes. An upstream that was down at Start
+// says nothing when it comes up: it reports changes only after it was up
+// once.
+func (g *Gateway) retry(u *upstream.Upstream) {
+	wait := retryFirst
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if g.refresh(g.ctx, u, upstream.KindTools, upstream.KindPrompts, upstream.KindResources) == nil {
+			return
+		}
+		wait = min(2*wait, retryMax)
+		t.Reset(wait)
+	}
 }
 
 // Close stops following the upstreams and ends every session. It does not
@@ -231,8 +265,8 @@ func (g *Gateway) Close() error {
 
 // refresh lists kinds of u again and swaps the index. Errors keep what
 // was listed before: an upstream that is down keeps its items, whose calls
-// then fail as unavailable.
-func (g *Gateway) refresh(ctx context.Context, u *upstream.Upstream, kinds ...string) {
+// then fail as unavailable. It returns the first list's error.
+func (g *Gateway) refresh(ctx context.Context, u *upstream.Upstream, kinds ...string) (first error) {
 	mu := g.refreshMu[u.Name()]
 	mu.Lock()
 	defer mu.Unlock()
@@ -255,6 +289,7 @@ func (g *Gateway) refresh(ctx context.Context, u *upstream.Upstream, kinds ...st
 			next.resources, next.templates, err = g.listResources(ctx, u)
 		}
 		if err != nil {
+			first = cmp.Or(first, err)
 			g.refreshErr.WithLabelValues(u.Name()).Inc()
 			g.log.Warn("mcp: list failed; keeping the previous list", "upstream", u.Name(), "kind", kind, "err", err)
 		}
@@ -263,6 +298,7 @@ func (g *Gateway) refresh(ctx context.Context, u *upstream.Upstream, kinds ...st
 	defer g.mu.Unlock()
 	g.items[u.Name()] = next
 	g.rebuildLocked()
+	return first
 }
 
 // rebuildLocked merges the items into a new index, swaps it in and updates

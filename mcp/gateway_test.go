@@ -104,7 +104,7 @@ func httpConfig(t *testing.T, u *testUpstream, prefix *string) upstream.Config {
 	c := upstream.Default()
 	c.Name = u.name
 	c.Transport = upstream.TransportHTTP
-	uu, err := url.Parse(u.http.URL + "/mcp")
+	uu, err := url.Parse("http://" + u.http.Listener.Addr().String() + "/mcp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,12 +186,19 @@ func (v *testVisibility) count() int {
 type testPipeline struct {
 	mu    sync.Mutex
 	calls []Call
+	// block withholds the results of these names; fail fails their calls
+	// with an error that is not a refusal.
+	block, fail map[string]bool
 }
 
 func (p *testPipeline) Do(ctx context.Context, c *Call) (json.RawMessage, error) {
 	p.mu.Lock()
 	p.calls = append(p.calls, *c)
+	block, fail := p.block[c.Name], p.fail[c.Name]
 	p.mu.Unlock()
+	if fail {
+		return nil, errors.New("vault: unseal key-7 with secret s3cr3t-value: broken")
+	}
 	if c.Risk == RiskHigh || c.Risk == RiskCritical {
 		if c.Approve == nil {
 			return nil, &Denied{Code: CodeForbidden, Message: "this call needs the user's approval, and the client cannot ask for it"}
@@ -207,6 +214,9 @@ func (p *testPipeline) Do(ctx context.Context, c *Call) (json.RawMessage, error)
 	out, err := c.Forward(ctx, c.Args, Credentials{})
 	if errors.Is(err, upstream.ErrCircuitOpen) || errors.Is(err, upstream.ErrUnavailable) {
 		return nil, &Denied{Code: CodeUnavailable, Message: "upstream " + c.Upstream + " is unavailable"}
+	}
+	if err == nil && block {
+		return nil, &Blocked{Message: "the result was withheld: it holds a prompt injection"}
 	}
 	return out, err
 }
@@ -1043,5 +1053,116 @@ func TestRisk(t *testing.T) {
 		if got := riskOf(risk, tc.name, tc.tool); got != tc.want {
 			t.Errorf("riskOf(%s, %+v) = %s, want %s", tc.name, tc.tool.Annotations, got, tc.want)
 		}
+	}
+}
+
+func TestBlockedAndInternal(t *testing.T) {
+	f := start(t, nil)
+	f.pipe.mu.Lock()
+	f.pipe.block = map[string]bool{"alpha__echo": true, "alpha__greet": true}
+	f.pipe.fail = map[string]bool{"ping": true}
+	f.pipe.mu.Unlock()
+	alice := rawSession(t, f.url, "alice")
+	r := post(t, f.url, alice, toolCall("alpha__echo"))
+	var res struct {
+		IsError bool `json:"isError"`
+		Content []struct {
+			Text string `json:"text"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal(r.msg.Result, &res); err != nil || !res.IsError || len(res.Content) != 1 ||
+		!strings.Contains(res.Content[0].Text, "withheld") || strings.Contains(string(r.body), "alpha echo") {
+		t.Errorf("blocked tool result: %s", r.body)
+	}
+	r = post(t, f.url, alice, `{"jsonrpc":"2.0","id":8,"method":"prompts/get","params":{"name":"alpha__greet","arguments":{"who":"x"}}}`)
+	if r.msg.Error == nil || r.msg.Error.Code != CodeBlocked || !strings.Contains(r.msg.Error.Message, "withheld") {
+		t.Errorf("blocked prompt: %s", r.body)
+	}
+	r = post(t, f.url, alice, toolCall("ping"))
+	if r.msg.Error == nil || r.msg.Error.Code != mcpgo.INTERNAL_ERROR || r.msg.Error.Message != "internal error" {
+		t.Errorf("internal error: %s", r.body)
+	}
+	if strings.Contains(string(r.body), "s3cr3t") || strings.Contains(string(r.body), "vault") {
+		t.Errorf("the error's detail reached the client: %s", r.body)
+	}
+}
+
+func TestPinMismatch(t *testing.T) {
+	f := start(t, func(c *Config) {
+		c.Pinning.Pins = map[string]string{"alpha__echo": "sha256:" + strings.Repeat("ab", 32)}
+	})
+	c, _ := connect(t, f, clientOpts{user: "alice"})
+	if slices.Contains(toolNames(t, c), "alpha__echo") {
+		t.Error("a tool that differs from its pin is listed")
+	}
+	if _, err := callText(t, c, "alpha__echo", nil); err == nil {
+		t.Error("a tool that differs from its pin was called")
+	}
+	if ev := f.rec.actions(ActionQuarantined); len(ev) != 1 || ev[0].Target != "alpha__echo" {
+		t.Errorf("events: %+v", ev)
+	}
+}
+
+func TestUpstreamComesUp(t *testing.T) {
+	late := newTestUpstreamUnstarted(t, "late", textTool("hello", "Says hello.", "hello", mcpgo.WithReadOnlyHintAnnotation(true)))
+	f := start(t, func(c *Config) {
+		lc := httpConfig(t, late, nil)
+		lc.ConnectTimeout = 300 * time.Millisecond
+		lc.CallTimeout = 300 * time.Millisecond
+		lc.Breaker.Failures = 1000
+		c.Upstreams = append(c.Upstreams, lc)
+	})
+	c, n := connect(t, f, clientOpts{user: "alice", legacy: true, listen: true})
+	if slices.Contains(toolNames(t, c), "late__hello") {
+		t.Fatal("a down upstream's tool is listed")
+	}
+	late.http.Start()
+	n.wait(t, mcpgo.MethodNotificationToolsListChanged)
+	if got, err := callText(t, c, "late__hello", nil); err != nil || got != "hello" {
+		t.Errorf("after the upstream came up: %q, %v", got, err)
+	}
+}
+
+// newTestUpstreamUnstarted is newTestUpstream with a listener that does not
+// serve until u.http.Start.
+func newTestUpstreamUnstarted(t *testing.T, name string, tools ...server.ServerTool) *testUpstream {
+	t.Helper()
+	u := &testUpstream{name: name}
+	u.srv = server.NewMCPServer(name, "1", server.WithToolCapabilities(true))
+	u.srv.AddTools(tools...)
+	u.http = httptest.NewUnstartedServer(server.NewStreamableHTTPServer(u.srv))
+	t.Cleanup(u.http.Close)
+	return u
+}
+
+func TestModernCannotApprove(t *testing.T) {
+	f := start(t, nil)
+	accept := &elicitor{action: mcpgo.ElicitationResponseActionAccept}
+	c, _ := connect(t, f, clientOpts{user: "alice", elicit: accept})
+	if _, err := callText(t, c, "alpha__delete", nil); err == nil || !strings.Contains(err.Error(), "approval") {
+		t.Errorf("a high-risk call on 2026-07-28: %v", err)
+	}
+	if len(accept.asked) != 0 {
+		t.Errorf("asked %q", accept.asked)
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := newSessions(time.Minute, func() time.Time { return now })
+	id := s.create("alice")
+	if len(id) < 26 || !s.owns(id, "alice") || s.owns(id, "bob") {
+		t.Fatalf("id %q", id)
+	}
+	now = now.Add(59 * time.Second)
+	if !s.owns(id, "alice") {
+		t.Error("a session used within its TTL expired")
+	}
+	now = now.Add(61 * time.Second)
+	if s.owns(id, "alice") {
+		t.Error("an idle session lived on")
+	}
+	if s.create("alice") == id {
+		t.Error("an ID was reused")
 	}
 }
