@@ -68,7 +68,7 @@ type summary struct {
 // under that bar: the price of not hashing every word of every text.
 func summarize(text string) (s summary) {
 	// The letter counts need every byte, but only a table load and an
-	// add; the rest is found without reading every byte.
+	// add; the rest is found eight bytes at a time (see [candidates]).
 	var counts uint64
 	i := 0
 	for ; i+4 <= len(text); i += 4 {
@@ -78,42 +78,98 @@ func summarize(text string) (s summary) {
 		counts += sumCounts[text[i]]
 	}
 	eToI, rToV := int(counts&0xFFFFFFFF), int(counts>>32)
-	s.base64 = nextLongRun(text, 0, clB64, minBase64) >= 0
-	s.hex = strings.Contains(text, "\\x") || strings.Contains(text, "0x") || strings.Contains(text, "0X") || strings.Contains(text, "\\X") ||
-		nextLongRun(text, 0, clHex, minHex) >= 0 || hexPairs(text)
+	s.base64, s.hex = candidates(text)
 	s.url = strings.IndexByte(text, '%') >= 0
 	s.rot13 = eToI+rToV >= 8 && rToV*3 >= eToI
 	return
 }
 
-// hexPairs reports whether text has two pairs of hex digits around a
-// separator, each starting with a digit ("69 67"), the first pair not
-// part of a longer hex run: the separated-pairs form of hexRuns. It
-// looks at digits only, skipping eight bytes without one at a time.
-func hexPairs(text string) bool {
+// candidates reports whether text has a run of minBase64 base64
+// characters, and whether it has something hexRuns may decode: a run of
+// minHex hex digits, a "\x" or "0x" prefix (either case) or two pairs
+// around a separator (see [hexPair]).
+//
+// It reads text eight bytes at a time. A run of 16 holds a whole block
+// of eight starting at a multiple of eight, and a block with a byte
+// below '+' (spaces, most punctuation, controls) or a non-ASCII one is
+// in no run: only the other blocks are looked at byte by byte, and hex
+// runs are looked for only inside long base64 runs, as the hex digits
+// are base64 characters. A prefix or a pair starts at a digit or a
+// backslash: only blocks with one are looked at for those.
+func candidates(text string) (b64, hex bool) {
 	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	src := unsafe.Slice(unsafe.StringData(text), len(text))
-	// p is the digit after the separator text[p-1].
-	for p := 3; p+1 < len(text); {
+	done := 0 // text[:done] has been looked at for runs
+	var tail [8]byte
+	for p := 0; p < len(text); p += 8 {
+		var x uint64
 		if p+8 <= len(text) {
-			x := binary.LittleEndian.Uint64(src[p:])
-			z := x & low
-			digits := (z + (0x80-'0')*ones) &^ (z + (0x80-'9'-1)*ones) &^ x & high
-			if digits == 0 {
-				p += 8
-				continue
-			}
-			if p += bits.TrailingZeros64(digits) / 8; p+1 >= len(text) {
-				break
+			x = binary.LittleEndian.Uint64(src[p:])
+		} else {
+			// Zero bytes past the end: neither in a run nor a digit.
+			copy(tail[:], text[p:])
+			x = binary.LittleEndian.Uint64(tail[:])
+		}
+		z := x & low
+		if !hex {
+			marks := ((z+(0x80-'0')*ones)&^(z+(0x80-'9'-1)*ones) | eq8(x, '\\')) &^ x & high
+			for ; marks != 0; marks &= marks - 1 {
+				if hexStart(text, p+bits.TrailingZeros64(marks)/8) {
+					hex = true
+					break
+				}
 			}
 		}
-		if isDigit(text[p]) && sumSep[text[p-1]] && isHex(text[p-2]) && isDigit(text[p-3]) &&
-			(p < 4 || !isHex(text[p-4])) && isHex(text[p+1]) {
-			return true
+		// Bytes below '+' or non-ASCII: the block is in no run.
+		if (^(z+(0x80-'+')*ones)|x)&high != 0 || p < done || b64 && hex {
+			if b64 && hex {
+				return
+			}
+			continue
 		}
-		p++
+		// Maybe a run through the whole block: find its ends.
+		e := p
+		for e < len(text) && b64Byte(text[e]) {
+			e++
+		}
+		done = e
+		if e < p+8 {
+			continue // a byte of the block is not base64
+		}
+		a := p
+		for a > 0 && b64Byte(text[a-1]) {
+			a--
+		}
+		if e-a < minBase64 {
+			continue
+		}
+		b64 = true
+		if !hex && nextLongRun(text[:e], a, clHex, minHex) >= 0 {
+			hex = true
+		}
 	}
-	return false
+	return
+}
+
+// hexStart reports whether the digit or backslash text[p] starts a "\x"
+// or "0x" prefix, or is the digit after the separator of two pairs.
+func hexStart(text string, p int) bool {
+	if p+1 >= len(text) {
+		return false
+	}
+	if (text[p] == '\\' || text[p] == '0') && text[p+1]|0x20 == 'x' {
+		return true
+	}
+	return hexPair(text, p)
+}
+
+// hexPair reports whether text[p] is the first digit of the second of
+// two pairs of hex digits around a separator, each starting with a
+// digit ("69 67"), the first pair not part of a longer hex run: the
+// separated-pairs form of hexRuns.
+func hexPair(text string, p int) bool {
+	return p >= 3 && p+1 < len(text) && isDigit(text[p]) && sumSep[text[p-1]] && isHex(text[p-2]) && isDigit(text[p-3]) &&
+		(p < 4 || !isHex(text[p-4])) && isHex(text[p+1])
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -413,6 +414,27 @@ func TestHasOther(t *testing.T) {
 			if got := hasOther(string(b)); got != want {
 				t.Fatalf("hasOther with %#x at %d = %v, want %v", c, pos, got, want)
 			}
+		}
+	}
+}
+
+// TestSummarizeBlocks checks summarize against the reference on random
+// texts over a small alphabet of base64 and hex characters, separators,
+// prefixes and non-ASCII, of every length up to 80: runs and pairs at
+// every position relative to summarize's eight-byte blocks.
+func TestSummarizeBlocks(t *testing.T) {
+	pieces := []string{"a", "F", "0", "7", "x", "X", "\\", " ", ":", ",", "-", "+", "/", "_", ".", "é", "%", "\n",
+		"abcdef0123456789", "QUJDREVGR0g", "69 67 "}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sb strings.Builder
+	for n := range 20000 {
+		sb.Reset()
+		for sb.Len() < n%81 {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		in := sb.String()
+		if got, want := summarize(in), summary(refSummarize(in)); got != want {
+			t.Fatalf("summarize(%q) = %+v, reference %+v", in, got, want)
 		}
 	}
 }
