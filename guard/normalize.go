@@ -576,10 +576,7 @@ func (n *Normalizer) scripts() {
 		if in[i] < utf8.RuneSelf {
 			// A run of ASCII is copied in bulk, up to a word that
 			// goes on in another script.
-			j := i + 1
-			for j < len(in) && in[j] < utf8.RuneSelf {
-				j++
-			}
+			j := asciiEnd(in, i+1)
 			k := j
 			if j < len(in) {
 				for k > i && isLetterByte(in[k-1]) {
@@ -700,6 +697,20 @@ func (n *Normalizer) scripts() {
 		i = j
 	}
 	n.b, n.bo = out, off
+}
+
+// asciiEnd returns the index of the first non-ASCII byte of b at or
+// after i, or len(b); eight bytes at a time.
+func asciiEnd(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if hi := binary.LittleEndian.Uint64(b[i:]) & 0x8080808080808080; hi != 0 {
+			return i + bits.TrailingZeros64(hi)/8
+		}
+	}
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	return i
 }
 
 // confusable returns the ASCII skeleton of r from the generated table.
