@@ -346,6 +346,7 @@ func (g *Gateway) listTools(ctx context.Context, u *upstream.Upstream) ([]*toolE
 			name:   name,
 			up:     u,
 			tool:   t,
+			listed: listedTool(name, t),
 			object: kindTool + ":" + u.Name() + "." + t.Name,
 			risk:   riskOf(g.cfg.Risk, name, t),
 		}

@@ -71,7 +71,7 @@ func (u *testUpstream) seen() []http.Header {
 	return slices.Clone(u.headers)
 }
 
-func newTestUpstream(t *testing.T, name string, tools ...server.ServerTool) *testUpstream {
+func newTestUpstream(t testing.TB, name string, tools ...server.ServerTool) *testUpstream {
 	t.Helper()
 	u := &testUpstream{name: name}
 	u.srv = server.NewMCPServer(name, "1",
@@ -99,7 +99,7 @@ func textTool(name, desc, answer string, opts ...mcpgo.ToolOption) server.Server
 	}
 }
 
-func httpConfig(t *testing.T, u *testUpstream, prefix *string) upstream.Config {
+func httpConfig(t testing.TB, u *testUpstream, prefix *string) upstream.Config {
 	t.Helper()
 	c := upstream.Default()
 	c.Name = u.name
@@ -167,6 +167,9 @@ func (v *testVisibility) Visible(ctx context.Context, srv string, items []Item) 
 	v.calls++
 	v.mu.Unlock()
 	sub, _, _ := testIdentity(ctx)
+	if sub == "broken" {
+		return nil, errors.New("the decision point is down")
+	}
 	out := make([]bool, len(items))
 	for i, it := range items {
 		out[i] = !(sub == "bob" && it.Upstream == "beta")
@@ -298,6 +301,13 @@ func start(t *testing.T, mutate func(*Config)) *fixture {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	serve(t, f, cfg)
+	return f
+}
+
+// serve runs a gateway with cfg for f and serves it on loopback.
+func serve(t testing.TB, f *fixture, cfg Config) {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +348,6 @@ func start(t *testing.T, mutate func(*Config)) *fixture {
 	srv := httptest.NewServer(withIdentity(f.g.Handler()))
 	t.Cleanup(srv.Close)
 	f.url = srv.URL + Path
-	return f
 }
 
 // --- clients ---
@@ -466,12 +475,12 @@ type rawResp struct {
 	}
 }
 
-func post(t *testing.T, u string, hdr map[string]string, body string) rawResp {
+func post(t testing.TB, u string, hdr map[string]string, body string) rawResp {
 	t.Helper()
 	return send(t, http.MethodPost, u, hdr, body)
 }
 
-func send(t *testing.T, method, u string, hdr map[string]string, body string) rawResp {
+func send(t testing.TB, method, u string, hdr map[string]string, body string) rawResp {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, u, strings.NewReader(body))
 	if err != nil {
@@ -510,7 +519,7 @@ func send(t *testing.T, method, u string, hdr map[string]string, body string) ra
 
 // session initializes a 2025-11-25 session as user and returns its
 // headers.
-func rawSession(t *testing.T, u, user string) map[string]string {
+func rawSession(t testing.TB, u, user string) map[string]string {
 	t.Helper()
 	hdr := map[string]string{"X-Test-User": user}
 	r := post(t, u, hdr, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
@@ -782,8 +791,39 @@ func TestRequestTooLarge(t *testing.T) {
 	if r.status == http.StatusOK && r.msg.Error == nil {
 		t.Errorf("an oversized request was served: %d %s", r.status, r.body)
 	}
+	// without Content-Length
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, f.url, io.MultiReader(strings.NewReader(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range alice {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !bytes.Contains(body, []byte("too large")) {
+		t.Errorf("a chunked oversized request: %d %s", resp.StatusCode, body)
+	}
 	if len(f.pipe.calls) != 0 {
 		t.Error("an oversized request reached the pipeline")
+	}
+}
+
+func TestVisibilityFails(t *testing.T) {
+	f := start(t, nil)
+	c, _ := connect(t, f, clientOpts{user: "broken"})
+	if got := toolNames(t, c); len(got) != 0 {
+		t.Errorf("tools = %v, want none when visibility fails", got)
+	}
+	res, err := c.ListPrompts(t.Context(), mcpgo.ListPromptsRequest{})
+	if err != nil || len(res.Prompts) != 0 {
+		t.Errorf("prompts = %v, %v", res, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"encoding/json"
 	"log/slog"
 	"strings"
 
@@ -18,9 +19,13 @@ const (
 
 // toolEntry is one tool of the aggregate.
 type toolEntry struct {
-	name   string // namespaced, as clients see it
-	up     *upstream.Upstream
-	tool   mcpgo.Tool // as the upstream lists it
+	name string // namespaced, as clients see it
+	up   *upstream.Upstream
+	tool mcpgo.Tool // as the upstream lists it
+	// listed is the tool as clients see it: namespaced, without
+	// execution (calls are forwarded synchronously), its schemas
+	// encoded once.
+	listed mcpgo.Tool
 	object string
 	risk   string
 	hash   string // the pinned definition's hash, "" if none was made
@@ -150,4 +155,23 @@ func splitKey(key string, upstreams []string) (up, tool string, ok bool) {
 		up, tool, ok = u, rest, true
 	}
 	return up, tool, ok
+}
+
+// listedTool returns t as clients see it under name: namespaced, without
+// execution (the gateway forwards calls synchronously), and with its
+// schemas encoded once, so that a list does not encode them again.
+func listedTool(name string, t mcpgo.Tool) mcpgo.Tool {
+	t.Name = name
+	t.Execution = nil
+	if t.RawInputSchema == nil {
+		if raw, err := json.Marshal(t.InputSchema); err == nil {
+			t.RawInputSchema, t.InputSchema = raw, mcpgo.ToolInputSchema{}
+		}
+	}
+	if t.RawOutputSchema == nil && t.OutputSchema.Type != "" {
+		if raw, err := json.Marshal(t.OutputSchema); err == nil {
+			t.RawOutputSchema, t.OutputSchema = raw, mcpgo.ToolOutputSchema{}
+		}
+	}
+	return t
 }

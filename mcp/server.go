@@ -109,10 +109,7 @@ func (v *vserver) update(x *index) {
 		if !v.selects(v.cfg.Tools, name) {
 			continue
 		}
-		t := e.tool
-		t.Name = name
-		t.Execution = nil // the gateway forwards calls synchronously
-		tools = append(tools, server.ServerTool{Tool: t, Handler: v.callTool})
+		tools = append(tools, server.ServerTool{Tool: e.listed, Handler: v.callTool})
 		fmt.Fprintf(&fp, "%s\x00%s\x00%s\x00", name, e.hash, e.hidden)
 	}
 	if s := fp.String(); s != v.toolsFP {
