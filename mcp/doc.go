@@ -9,7 +9,8 @@
 // prefix may be empty); a name that two upstreams produce is served by
 // neither, whichever answered first, and is logged and counted. An
 // upstream's lists are read again when it reports a change and when it
-// reconnects; clients are then sent notifications/*/list_changed.
+// reconnects (one that was down at start is tried with backoff until it
+// answers); clients are then sent notifications/*/list_changed.
 // Virtual servers at /mcp/<name> serve the subset their name patterns
 // select ('*' any run of characters, [Match]).
 //
