@@ -11,7 +11,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/coregx/ahocorasick"
 	"github.com/pelletier/go-toml/v2"
 )
 
@@ -78,17 +77,17 @@ const (
 type allowlist struct {
 	target int
 	res    []allowRegex
-	stop   *ahocorasick.Automaton // lower-cased stopwords
-	and    bool                   // both res and stop must hold
+	stop   *wordSet // lower-cased stopwords
+	and    bool     // both res and stop must hold
 }
 
 // allowRegex is one regex of an allowlist with a literal prefilter:
 // the regex can match only a target whose lower-cased text holds one of
-// lits (or ac's patterns, when there are many). Nil lits: no prefilter.
+// lits (or ac's words, when there are many). Nil lits: no prefilter.
 type allowRegex struct {
 	re   *regexp.Regexp
 	lits [][]byte
-	ac   *ahocorasick.Automaton
+	ac   *wordSet
 }
 
 // Bounds on an allowlist regex's literal prefilter.
@@ -100,7 +99,7 @@ const (
 func (x *allowRegex) match(target string, low []byte) bool {
 	switch {
 	case x.ac != nil:
-		if !x.ac.IsMatch(low) {
+		if !x.ac.in(low) {
 			return false
 		}
 	case x.lits != nil:
@@ -122,7 +121,7 @@ func (a *allowlist) allowed(secret, match, line string, lowSecret, lowMatch, low
 	case targetLine:
 		target, low = line, lowLine
 	}
-	stopOK := a.stop != nil && len(lowSecret) > 0 && a.stop.IsMatch(lowSecret)
+	stopOK := a.stop != nil && len(lowSecret) > 0 && a.stop.in(lowSecret)
 	if !a.and && stopOK {
 		return true
 	}
@@ -168,9 +167,7 @@ func compileAllowlist(a gitleaksAllowlist) (*allowlist, error) {
 		if p, err := syntax.Parse(expr, syntax.Perl); err == nil {
 			if lits, ok := allowLits.required(p.Simplify()); ok && minLen(lits) >= allowMinLit {
 				if len(lits) > allowScanLits {
-					if x.ac, err = ahocorasick.NewBuilder().AddStrings(lits).Build(); err != nil {
-						return nil, err
-					}
+					x.ac = newWordSet(lits)
 				} else {
 					for _, l := range lits {
 						x.lits = append(x.lits, []byte(l))
@@ -185,11 +182,7 @@ func compileAllowlist(a gitleaksAllowlist) (*allowlist, error) {
 		for i, w := range a.Stopwords {
 			words[i] = strings.ToLower(w)
 		}
-		ac, err := ahocorasick.NewBuilder().AddStrings(words).Build()
-		if err != nil {
-			return nil, err
-		}
-		al.stop = ac
+		al.stop = newWordSet(words)
 	}
 	return al, nil
 }
