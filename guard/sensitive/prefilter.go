@@ -37,12 +37,15 @@ type prefixFilter struct {
 
 // prefixInst is one character-reading instruction: the ASCII bytes it
 // takes, whether it takes any other character, and the states (and
-// whether a match) reachable right after it.
+// whether a match) reachable right after it. The states are kept as the
+// nonzero words of their set only (a state is followed by a few others
+// of a program of hundreds): word nextAt[i] is next[i].
 type prefixInst struct {
-	ascii [2]uint64
-	other bool
-	next  []uint64
-	match bool
+	ascii  [2]uint64
+	other  bool
+	next   []uint64
+	nextAt []uint16
+	match  bool
 }
 
 // newPrefixFilter compiles the filter of the regex expr, anchored at
@@ -75,7 +78,14 @@ func newPrefixFilter(expr string) *prefixFilter {
 				pi.ascii[b>>6] |= 1 << (b & 63)
 			}
 		}
-		pi.next, pi.match = f.closure(prog, dense, in.Out)
+		next, match := f.closure(prog, dense, in.Out)
+		pi.match = match
+		for k, x := range next {
+			if x != 0 {
+				pi.next = append(pi.next, x)
+				pi.nextAt = append(pi.nextAt, uint16(k))
+			}
+		}
 	}
 	f.quick = f.unions(prefixQuick)
 	return f
@@ -106,7 +116,7 @@ func (f *prefixFilter) unions(n int) [][2]uint64 {
 				set[0] |= in.ascii[0]
 				set[1] |= in.ascii[1]
 				for k, x := range in.next {
-					next[k] |= x
+					next[in.nextAt[k]] |= x
 				}
 			}
 		}
@@ -197,7 +207,7 @@ func (f *prefixFilter) holds(t string, buf []uint64) (bool, []uint64) {
 					return true, buf
 				}
 				for k, x := range in.next {
-					next[k] |= x
+					next[in.nextAt[k]] |= x
 				}
 				alive = true
 			}
