@@ -79,3 +79,21 @@ func FuzzSplitKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckOrigin checks that an origin checkOrigin accepts is exactly
+// scheme://host[:port], in lower case.
+func FuzzCheckOrigin(f *testing.F) {
+	for _, s := range []string{"https://app.example", "http://127.0.0.1:8080", "https://a.example/", "https://u@a.example",
+		"https://A.example", "https://a.example?", "https://a.example#", "null", "ftp://x", "https://[::1]:443", "https://a.example:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, o string) {
+		if checkOrigin(o) != nil {
+			return
+		}
+		scheme, host, ok := strings.Cut(o, "://")
+		if !ok || (scheme != "https" && scheme != "http") || host == "" || strings.ContainsAny(host, "/?#@") || o != strings.ToLower(o) {
+			t.Errorf("checkOrigin accepted %q", o)
+		}
+	})
+}
