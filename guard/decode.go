@@ -693,16 +693,11 @@ func (n *Normalizer) rot13Runs(text string, os, oe int, chain string, depth, bud
 			i++
 			continue
 		}
-		j := i
-		var h uint32 = fnvOffset
-		for j < len(text) && class[text[j]]&clLetter != 0 {
-			h = (h ^ uint32(text[j]|0x20)) * fnvPrime
-			j++
-		}
+		j, key, ok := wordAt(text, i)
 		switch {
 		case j < len(text) && class[text[j]]&clDigit != 0:
 			flush()
-		case j-i >= 2 && commonWord(h):
+		case j-i >= 2 && ok && commonWord(key):
 			flush()
 		default:
 			if start < 0 {
@@ -731,14 +726,12 @@ func (n *Normalizer) rot13Stretch(text string, start, end, words, os, oe int, ch
 			continue
 		}
 		j := i
-		var h uint32 = fnvOffset
 		for j < end && class[text[j]]&clLetter != 0 {
-			h = (h ^ uint32(rot13(text[j]|0x20))) * fnvPrime
 			j++
 		}
 		if j-i >= 3 {
 			long++
-			if commonWord(h) {
+			if key, ok := rot13Key(text, i, j); ok && commonWord(key) {
 				hits++
 			}
 		}

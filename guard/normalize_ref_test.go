@@ -1546,15 +1546,15 @@ func (n *refNormalizer) rot13Runs(text string, os, oe int, chain string, depth, 
 			continue
 		}
 		j := i
-		var h uint32 = refFnvOffset
+		var w []byte
 		for j < len(text) && refClass[text[j]]&refClLetter != 0 {
-			h = (h ^ uint32(text[j]|0x20)) * refFnvPrime
+			w = append(w, text[j]|0x20)
 			j++
 		}
 		switch {
 		case j < len(text) && refClass[text[j]]&refClDigit != 0:
 			flush()
-		case j-i >= 2 && refCommonWord(h):
+		case j-i >= 2 && refCommonWord(string(w)):
 			flush()
 		default:
 			if start < 0 {
@@ -1581,14 +1581,14 @@ func (n *refNormalizer) rot13Stretch(text string, start, end, words, os, oe int,
 			continue
 		}
 		j := i
-		var h uint32 = refFnvOffset
+		var w []byte
 		for j < end && refClass[text[j]]&refClLetter != 0 {
-			h = (h ^ uint32(refRot13(text[j]|0x20))) * refFnvPrime
+			w = append(w, refRot13(text[j]|0x20))
 			j++
 		}
 		if j-i >= 3 {
 			long++
-			if refCommonWord(h) {
+			if refCommonWord(string(w)) {
 				hits++
 			}
 		}
@@ -1663,12 +1663,6 @@ func (n *refNormalizer) decodeHidden(text string) {
 	}
 }
 
-// FNV-1a, 32 bits, over lower-case ASCII letters.
-const (
-	refFnvOffset = 2166136261
-	refFnvPrime  = 16777619
-)
-
 // commonWords are frequent English words (function words, common verbs
 // and nouns, and the words of instructions to a model) and function
 // words of five other European languages. The rot13 decoder uses them to
@@ -1706,30 +1700,14 @@ var refCommonWords = [...]string{
 	"contrasena", "senha", "mot", "passe", "ignora", "ignorez", "ignoriere",
 }
 
-// commonTable is an open-addressing set of the words' hashes.
-var refCommonTable = func() (t [1024]uint32) {
+// refCommonSet holds the common words.
+var refCommonSet = func() map[string]bool {
+	m := make(map[string]bool, len(refCommonWords))
 	for _, w := range refCommonWords {
-		h := uint32(refFnvOffset)
-		for i := 0; i < len(w); i++ {
-			h = (h ^ uint32(w[i])) * refFnvPrime
-		}
-		k := h & uint32(len(t)-1)
-		for t[k] != 0 && t[k] != h {
-			k = (k + 1) & uint32(len(t)-1)
-		}
-		t[k] = h
+		m[w] = true
 	}
-	return
+	return m
 }()
 
-// commonWord reports whether h is the hash of a common word.
-func refCommonWord(h uint32) bool {
-	k := h & uint32(len(refCommonTable)-1)
-	for refCommonTable[k] != 0 {
-		if refCommonTable[k] == h {
-			return true
-		}
-		k = (k + 1) & uint32(len(refCommonTable)-1)
-	}
-	return false
-}
+// refCommonWord reports whether w, lower case, is a common word.
+func refCommonWord(w string) bool { return refCommonSet[w] }

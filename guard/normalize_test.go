@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -435,6 +436,53 @@ func TestSummarizeBlocks(t *testing.T) {
 		in := sb.String()
 		if got, want := summarize(in), summary(refSummarize(in)); got != want {
 			t.Fatalf("summarize(%q) = %+v, reference %+v", in, got, want)
+		}
+	}
+}
+
+// TestWordAt checks wordAt, which reads eight bytes at a time, against a
+// byte-by-byte scan at every letter of random texts whose words are 1 to
+// 20 letters long, near the end of the text as well; and commonWord
+// against the reference's set for the common words, their prefixes and
+// their extensions.
+func TestWordAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var sb strings.Builder
+	for range 3000 {
+		sb.Reset()
+		for sb.Len() < 40 {
+			for range 1 + rng.IntN(20) {
+				sb.WriteByte("abcxyzABCXYZ"[rng.IntN(12)])
+			}
+			sb.WriteByte(" ,.9\xc3@[`{"[rng.IntN(9)])
+		}
+		text := sb.String()[:rng.IntN(sb.Len())]
+		for i := 0; i < len(text); i++ {
+			if !isLetterByte(text[i]) {
+				continue
+			}
+			want := i
+			for want < len(text) && isLetterByte(text[want]) {
+				want++
+			}
+			j, key, ok := wordAt(text, i)
+			if j != want || ok != (j-i <= maxKeyLetters) {
+				t.Fatalf("wordAt(%q, %d) = %d, %v; want %d", text, i, j, ok, want)
+			}
+			var b [16]byte
+			binary.LittleEndian.PutUint64(b[:], key.lo)
+			binary.LittleEndian.PutUint64(b[8:], key.hi)
+			if w := strings.ToLower(text[i:j]); ok && strings.TrimRight(string(b[:]), "\x00") != w {
+				t.Fatalf("wordAt(%q, %d): key %q, want %q", text, i, b, w)
+			}
+		}
+	}
+	for _, w := range refCommonWords {
+		for _, v := range []string{w, w[:len(w)-1], w + "s", w + "x", "x" + w, strings.ToUpper(w)} {
+			_, key, ok := wordAt(v+" ", 0)
+			if got, want := ok && commonWord(key), refCommonWord(strings.ToLower(v)); got != want {
+				t.Errorf("commonWord(%q) = %v, reference %v", v, got, want)
+			}
 		}
 	}
 }

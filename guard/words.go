@@ -1,11 +1,10 @@
 package guard
 
-// FNV-1a, 32 bits, over lower-case ASCII letters.
-const (
-	fnvOffset = 2166136261
-	fnvPrime  = 16777619
+import (
+	"encoding/binary"
+	"math/bits"
+	"unsafe"
 )
-
 // commonWords are frequent English words (function words, common verbs
 // and nouns, and the words of instructions to a model) and function
 // words of five other European languages. The rot13 decoder uses them to
@@ -44,30 +43,102 @@ var commonWords = [...]string{
 	"contrasena", "senha", "mot", "passe", "ignora", "ignorez", "ignoriere",
 }
 
-// commonTable is an open-addressing set of the words' hashes.
-var commonTable = func() (t [1024]uint32) {
+// A word's key is its lower-case letters, up to maxKeyLetters of them,
+// packed little-endian into two words and zero-padded: keys compare
+// exactly, eight letters at a time, and no hash stands in for a word.
+const maxKeyLetters = 16
+
+type wordKey struct{ lo, hi uint64 }
+
+// commonTable is an open-addressing set of the words' keys.
+var commonTable = func() (t [1024]wordKey) {
 	for _, w := range commonWords {
-		h := uint32(fnvOffset)
-		for i := 0; i < len(w); i++ {
-			h = (h ^ uint32(w[i])) * fnvPrime
-		}
-		k := h & uint32(len(t)-1)
-		for t[k] != 0 && t[k] != h {
+		var b [maxKeyLetters]byte
+		copy(b[:], w)
+		key := wordKey{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}
+		k := key.slot()
+		for t[k] != (wordKey{}) && t[k] != key {
 			k = (k + 1) & uint32(len(t)-1)
 		}
-		t[k] = h
+		t[k] = key
 	}
 	return
 }()
 
-// commonWord reports whether h is the hash of a common word.
-func commonWord(h uint32) bool {
-	k := h & uint32(len(commonTable)-1)
-	for commonTable[k] != 0 {
-		if commonTable[k] == h {
+func (key wordKey) slot() uint32 {
+	return uint32((key.lo*0x9E3779B97F4A7C15 ^ key.hi*0xC2B2AE3D27D4EB4F) >> 54)
+}
+
+// commonWord reports whether key is a common word's.
+func commonWord(key wordKey) bool {
+	k := key.slot()
+	for commonTable[k] != (wordKey{}) {
+		if commonTable[k] == key {
 			return true
 		}
 		k = (k + 1) & uint32(len(commonTable)-1)
 	}
 	return false
+}
+
+// wordAt returns the end of the run of ASCII letters starting at
+// text[i], and the key of its lower-cased letters when it has at most
+// maxKeyLetters of them (ok is false when it has more). It reads
+// eight bytes at a time where sixteen remain.
+func wordAt(text string, i int) (j int, key wordKey, ok bool) {
+	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	if i+16 <= len(text) {
+		src := unsafe.Slice(unsafe.StringData(text), len(text))
+		x := binary.LittleEndian.Uint64(src[i:])
+		if m := ^letters8(x) & high; m != 0 {
+			n := bits.TrailingZeros64(m) / 8
+			return i + n, wordKey{lo: (x | 0x20*ones) & (1<<(8*n) - 1)}, true
+		}
+		y := binary.LittleEndian.Uint64(src[i+8:])
+		if m := ^letters8(y) & high; m != 0 {
+			n := bits.TrailingZeros64(m) / 8
+			return i + 8 + n, wordKey{x | 0x20*ones, (y | 0x20*ones) & (1<<(8*n) - 1)}, true
+		}
+		j = i + 16
+		if j == len(text) || class[text[j]]&clLetter == 0 {
+			return j, wordKey{x | 0x20*ones, y | 0x20*ones}, true
+		}
+	} else {
+		var b [maxKeyLetters]byte
+		j = i
+		for j < len(text) && class[text[j]]&clLetter != 0 {
+			if j-i < maxKeyLetters {
+				b[j-i] = text[j] | 0x20
+			}
+			j++
+		}
+		if j-i <= maxKeyLetters {
+			return j, wordKey{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}, true
+		}
+	}
+	for j < len(text) && class[text[j]]&clLetter != 0 {
+		j++
+	}
+	return j, wordKey{}, false
+}
+
+// letters8 has the high bit of each byte of x that is an ASCII letter
+// set, and no other bit.
+func letters8(x uint64) uint64 {
+	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	y := (x | 0x20*ones) & low
+	return (y + (0x80-'a')*ones) &^ (y + (0x80-'z'-1)*ones) &^ x & high
+}
+
+// rot13Key returns the key of text[i:j], a run of ASCII letters, rotated
+// by rot13, and whether it has at most maxKeyLetters letters.
+func rot13Key(text string, i, j int) (wordKey, bool) {
+	if j-i > maxKeyLetters {
+		return wordKey{}, false
+	}
+	var b [maxKeyLetters]byte
+	for k := i; k < j; k++ {
+		b[k-i] = rot13(text[k] | 0x20)
+	}
+	return wordKey{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}, true
 }
