@@ -84,8 +84,8 @@ type Gateway struct {
 	refreshMu map[string]*sync.Mutex // one per upstream: its refreshes in turn
 
 	scanMu      sync.Mutex
-	scanned     map[string]string // definition hash → why the guard blocked it ("" allowed)
-	blockLogged map[string]bool   // definition hashes whose block was recorded
+	scanned     map[string]string // name, 0, definition hash → why the guard blocked it ("" allowed)
+	blockLogged map[string]bool   // the same keys, for blocks that were recorded
 
 	sessions *sessions
 	origins  map[string]bool
@@ -414,8 +414,11 @@ func quarantineReason(r pin.Reason) string {
 // scan returns why the guard blocks the tool's definition, "" when it does
 // not; verdicts are kept by definition hash.
 func (g *Gateway) scan(ctx context.Context, name string, def pin.Definition) string {
+	// The policy may differ by tool name, which the hash does not cover
+	// for tools of two upstreams.
+	key := name + "\x00" + def.Hash()
 	g.scanMu.Lock()
-	why, seen := g.scanned[def.Hash()]
+	why, seen := g.scanned[key]
 	g.scanMu.Unlock()
 	if !seen {
 		v, err := g.opts.Scanner.Scan(ctx, guard.Input{
@@ -435,10 +438,10 @@ func (g *Gateway) scan(ctx context.Context, name string, def pin.Definition) str
 		if len(g.scanned) >= maxScanCache {
 			clear(g.scanned)
 		}
-		g.scanned[def.Hash()] = why
+		g.scanned[key] = why
 		g.scanMu.Unlock()
 		if why != "" {
-			g.recordBlock(ctx, name, def, v)
+			g.recordBlock(ctx, key, name, def, v)
 		}
 	}
 	return why
@@ -446,13 +449,13 @@ func (g *Gateway) scan(ctx context.Context, name string, def pin.Definition) str
 
 const maxScanCache = 10_000
 
-func (g *Gateway) recordBlock(ctx context.Context, name string, def pin.Definition, v guard.Verdict) {
+func (g *Gateway) recordBlock(ctx context.Context, key, name string, def pin.Definition, v guard.Verdict) {
 	g.scanMu.Lock()
-	done := g.blockLogged[def.Hash()]
+	done := g.blockLogged[key]
 	if len(g.blockLogged) >= maxScanCache {
 		clear(g.blockLogged)
 	}
-	g.blockLogged[def.Hash()] = true
+	g.blockLogged[key] = true
 	g.scanMu.Unlock()
 	if done {
 		return
