@@ -65,6 +65,11 @@ type Normalizer struct {
 
 	// stats of the last call, for the scanner's obfuscation finding.
 	stats normStats
+
+	// plain caches, for every rune of the BMP, whether it is a plain
+	// rune (see [plainRune]), filled as runes are met: a bit in known,
+	// then its answer in plain.
+	known, plain [1 << 10]uint64
 }
 
 // normStats describes what the last normalization removed, beyond the
@@ -303,6 +308,21 @@ func (n *Normalizer) runes(text string) bool {
 			i = j
 			continue
 		}
+		// Most runs are a curly quote, a dash or an accented letter
+		// that every step leaves as it is.
+		if n.plainSeg(seg) {
+			for k := 0; k < len(seg); {
+				_, size := utf8.DecodeRuneInString(seg[k:])
+				out = append(out, seg[k:k+size]...)
+				for range size {
+					off = append(off, int32(start+k))
+				}
+				k += size
+			}
+			ascii = false
+			i = j
+			continue
+		}
 		// The prefix that is already NFKC needs no iterator.
 		q := norm.NFKC.QuickSpanString(seg)
 		for k := 0; k < q; {
@@ -466,6 +486,47 @@ func (n *Normalizer) rune(out []byte, off []int32, r rune, pos int) ([]byte, []i
 		off = append(off, int32(pos))
 	}
 	return out, off, true
+}
+
+// plainSeg reports whether seg, valid UTF-8 without ASCII, is all plain
+// runes: then runes leaves it as it is, with each rune's offset.
+func (n *Normalizer) plainSeg(seg string) bool {
+	for _, r := range seg {
+		if r >= 0x10000 {
+			return false
+		}
+		w, bit := r>>6, uint64(1)<<(r&63)
+		if n.known[w]&bit == 0 {
+			n.known[w] |= bit
+			if plainRune(r) {
+				n.plain[w] |= bit
+			}
+		}
+		if n.plain[w]&bit == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// plainRune reports whether r is a non-ASCII rune that runes copies as
+// it is: NFKC leaves it as it is alone, and next to any rune as it
+// neither combines nor reorders (quick check yes, combining class 0,
+// boundaries before and after); and [Normalizer.rune] appends it as it
+// is and counts nothing: not invisible, a space, a mark, right-to-left
+// or upper case.
+func plainRune(r rune) bool {
+	if r < utf8.RuneSelf || r == utf8.RuneError || !utf8.ValidRune(r) {
+		return false
+	}
+	var buf [utf8.UTFMax]byte
+	size := utf8.EncodeRune(buf[:], r)
+	p := norm.NFKC.Properties(buf[:size])
+	return p.CCC() == 0 && p.BoundaryBefore() && p.BoundaryAfter() && len(p.Decomposition()) == 0 &&
+		norm.NFKC.QuickSpan(buf[:size]) == size &&
+		invisibleKind(r) == 0 && !unicode.IsSpace(r) && !unicode.In(r, unicode.Mn, unicode.Me) &&
+		!(r >= 0x0590 && r <= 0x08FF || r >= 0xFB1D && r <= 0xFDFF || r >= 0xFE70 && r <= 0xFEFC) &&
+		unicode.ToLower(r) == r
 }
 
 // maxExpansion bounds what NFKC may expand the folded text to, in times

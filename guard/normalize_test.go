@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestNormalizeFolded(t *testing.T) {
@@ -483,6 +484,55 @@ func TestWordAt(t *testing.T) {
 			if got, want := ok && commonWord(key), refCommonWord(strings.ToLower(v)); got != want {
 				t.Errorf("commonWord(%q) = %v, reference %v", v, got, want)
 			}
+		}
+	}
+}
+
+// TestPlainRunes checks the claim runes' fast path rests on: text made
+// only of plain runes is NFKC already, whatever their order; and that
+// Normalize agrees with the reference on random runs of plain runes
+// between ASCII words, and of plain runes next to others.
+func TestPlainRunes(t *testing.T) {
+	var plain, other []rune
+	var sb strings.Builder
+	for r := rune(0x80); r < 0x10000; r++ {
+		if plainRune(r) {
+			plain = append(plain, r)
+			sb.WriteRune(r)
+		} else if utf8.ValidRune(r) {
+			other = append(other, r)
+		}
+	}
+	if len(plain) < 40000 {
+		t.Fatalf("%d plain runes, want most of the BMP", len(plain))
+	}
+	if s := sb.String(); norm.NFKC.QuickSpanString(s) != len(s) {
+		t.Fatalf("the plain runes are not NFKC: quick span %d of %d", norm.NFKC.QuickSpanString(s), len(s))
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var nz Normalizer
+	var ref refNormalizer
+	var got, want Normalized
+	for range 20000 {
+		sb.Reset()
+		for range 1 + rng.IntN(6) {
+			sb.WriteString([]string{"ab ", "Ab", " ", "x"}[rng.IntN(4)])
+			for range 1 + rng.IntN(3) {
+				if rng.IntN(8) == 0 {
+					sb.WriteRune(other[rng.IntN(len(other))])
+				} else {
+					sb.WriteRune(plain[rng.IntN(len(plain))])
+				}
+			}
+		}
+		in := sb.String()
+		if norm.NFKC.QuickSpanString(in) < len(in) && rng.IntN(2) == 0 {
+			continue // keep half of the inputs NFKC already
+		}
+		nz.Normalize(&got, in)
+		ref.Normalize(&want, in)
+		if d := diffReference(in, &nz, &got, &ref, &want); d != "" {
+			t.Fatal(d)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/subzero-gateway/subzero/guard"
+	"github.com/subzero-gateway/subzero/guard/internal/termscan"
 )
 
 // Bounds on the work per scanned string.
@@ -45,7 +46,7 @@ type pattern struct {
 // concurrent use.
 type Detector struct {
 	cfg    Config
-	m      *matcher
+	m      *termscan.Matcher
 	pats   []pattern
 	maxLen int
 	rules  []rule
@@ -60,7 +61,7 @@ var embedded = sync.OnceValues(func() (*model, bool) { return loadModel(modelBin
 var _ guard.Detector = (*Detector)(nil)
 
 // New builds a detector; it folds every lexicon term with the guard's
-// normalizer and compiles them into Aho-Corasick automata (automaton.go).
+// normalizer and compiles them into Aho-Corasick automata (termscan).
 func New(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,7 +115,11 @@ func New(cfg Config) (*Detector, error) {
 	if len(words) == 0 {
 		return nil, fmt.Errorf("injection: the lexicon has no terms")
 	}
-	d.m = newMatcher(words)
+	m, err := termscan.New(words)
+	if err != nil {
+		return nil, fmt.Errorf("injection: %w", err)
+	}
+	d.m = m
 	if cfg.ModelThreshold > 0 {
 		if m, ok := embedded(); ok {
 			d.model = m
@@ -140,8 +145,8 @@ type evidence struct {
 
 // scratch is per-call state, pooled.
 type scratch struct {
-	found []match
-	lanes [lanes - 1][]match
+	found []termscan.Match
+	lanes termscan.Scratch
 	byC   [numConcepts][]span
 	// present has bit c set when byC[c] is not empty.
 	present uint64
@@ -235,14 +240,13 @@ func (d *Detector) scan(s *scratch, text string, src int) {
 	for off := 0; off < len(text); off += chunk {
 		lo := max(0, off-d.maxLen+1)
 		hi := min(len(text), off+chunk)
-		s.found = d.m.find(s.found[:0], text[lo:hi], &s.lanes)
+		s.found = d.m.Find(s.found[:0], text[lo:hi], &s.lanes)
 		for _, m := range s.found {
-			end := lo + int(m.end)
-			start := end - int(d.m.lens[m.pat])
+			start, end := lo+m.Start, lo+m.End
 			if end <= off && off > 0 {
 				continue // seen in the previous chunk
 			}
-			p := d.pats[m.pat]
+			p := d.pats[m.PatternID]
 			if p.left && !boundaryBefore(text, start) || p.right && !boundaryAfter(text, end) {
 				continue
 			}

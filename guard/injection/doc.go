@@ -9,9 +9,9 @@
 //
 // # Model
 //
-// Aho-Corasick automata (automaton.go) find every term of the lexicon
-// (lexicon.go): one for the ASCII terms over every text, and one per
-// script over the texts written in it. Terms are grouped into
+// Aho-Corasick automata (guard/internal/termscan) find every term of the
+// lexicon (lexicon.go): one for the ASCII terms over every text, and one
+// per script over the texts written in it. Terms are grouped into
 // concepts, the roles a word plays in an attack: a verb telling the model
 // to disregard something, a noun naming its instructions, a request to
 // reveal, a chat-template token, a persona name. The lexicon covers

@@ -6,39 +6,39 @@ import (
 	"testing"
 
 	"github.com/coregx/ahocorasick"
+
+	"github.com/subzero-gateway/subzero/guard/internal/termscan"
 )
 
-// reference is the matcher the split automata replace: one
-// github.com/coregx/ahocorasick automaton over every term.
-type reference struct{ ac *ahocorasick.Automaton }
+// The lexicon matcher is guard/internal/termscan, which is checked
+// against coregx on terms drawn from the development set and in its own
+// fuzz target; these tests check it on the lexicon itself.
 
-func newReference(tb testing.TB, words []string) reference {
+// reference is the matcher termscan replaces: one
+// github.com/coregx/ahocorasick automaton over every term.
+func newReference(tb testing.TB, m *termscan.Matcher) *ahocorasick.Automaton {
 	tb.Helper()
+	words := make([]string, m.Len())
+	for i := range words {
+		words[i] = m.Term(i)
+	}
 	ac, err := ahocorasick.NewBuilder().AddStrings(words).Build()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return reference{ac}
-}
-
-// find returns the reference's overlapping occurrences, in its order.
-func (r reference) find(text string) []match {
-	var out []match
-	for _, m := range r.ac.FindAllOverlapping([]byte(text)) {
-		out = append(out, match{int32(m.PatternID), int32(m.End)})
-	}
-	return out
+	return ac
 }
 
 // sameMatches reports the first difference between the matcher's and the
 // reference's occurrences in text: the same (pattern, start, end) list,
 // in the same order.
-func sameMatches(m *matcher, ref reference, text string) error {
-	got := m.find(nil, text, new([lanes - 1][]match))
-	want := ref.find(text)
-	show := func(x match) string {
-		return fmt.Sprintf("%q [%d:%d]", m.words[x.pat], int(x.end)-int(m.lens[x.pat]), x.end)
+func sameMatches(m *termscan.Matcher, ref *ahocorasick.Automaton, text string) error {
+	got := m.Find(nil, text, nil)
+	var want []termscan.Match
+	for _, x := range ref.FindAllOverlapping([]byte(text)) {
+		want = append(want, termscan.Match{PatternID: x.PatternID, Start: x.Start, End: x.End})
 	}
+	show := func(x termscan.Match) string { return fmt.Sprintf("%q [%d:%d]", m.Term(x.PatternID), x.Start, x.End) }
 	for i := range max(len(got), len(want)) {
 		switch {
 		case i >= len(got):
@@ -52,21 +52,18 @@ func sameMatches(m *matcher, ref reference, text string) error {
 	return nil
 }
 
-// TestMatcherMatchesReference checks the split, laned automata against
-// one automaton over all terms on every development-set row, folded, and
-// on every payload decoded from it.
+// TestMatcherMatchesReference checks the lexicon's matcher against one
+// automaton over all terms on every development-set row, folded, and on
+// every payload decoded from it.
 func TestMatcherMatchesReference(t *testing.T) {
 	d := newDetector(t)
-	ref := newReference(t, d.m.words)
-	if len(d.m.blocks) < 3 {
-		t.Fatalf("%d script blocks: the lexicon's non-ASCII terms should split", len(d.m.blocks))
-	}
-	texts, laned := 0, 0
+	ref := newReference(t, d.m)
+	texts, long := 0, 0
 	for _, r := range devRows(t) {
 		check := func(what, text string) {
 			texts++
-			if len(text) >= lanes*laneMin*d.m.maxLen {
-				laned++
+			if len(text) >= 8*d.m.MaxLen() {
+				long++
 			}
 			if err := sameMatches(d.m, ref, text); err != nil {
 				t.Errorf("%s %s: %v", r.id, what, err)
@@ -77,38 +74,19 @@ func TestMatcherMatchesReference(t *testing.T) {
 			check(fmt.Sprintf("decoded[%d]", i), p.Text)
 		}
 	}
-	if laned == 0 {
+	if long == 0 {
 		t.Errorf("no text of %d long enough for lanes", texts)
-	}
-}
-
-// TestLeadBytes checks the gate against a byte-at-a-time loop.
-func TestLeadBytes(t *testing.T) {
-	for _, text := range []string{"", "plain ascii text, long enough", "café", "0123456789abcdeé", "ü", "\x80", "ascii ascii ascii ascii ascii ascii 世界", "\xff\xfe"} {
-		var want uint64
-		wide := false
-		for i := 0; i < len(text); i++ {
-			if text[i] >= 0x80 {
-				wide = true
-			}
-			if text[i] >= 0xc0 {
-				want |= 1 << (text[i] - 0xc0)
-			}
-		}
-		if got, gotWide := leadBytes(text); got != want || gotWide != wide {
-			t.Errorf("leadBytes(%q) = %x, %v; want %x, %v", text, got, gotWide, want, wide)
-		}
 	}
 }
 
 // soup builds a text from the fuzzer's bytes: each byte picks a term
 // and the next one a separator, so that texts long enough for the lanes
 // hold many occurrences, adjacent, overlapping and across lane borders.
-func soup(words []string, data string) string {
+func soup(m *termscan.Matcher, data string) string {
 	var b strings.Builder
 	seps := []string{"", " ", "  ", "x", "é", "。", "\x00", "ignor"}
 	for i := 0; i+1 < len(data); i += 2 {
-		b.WriteString(words[(int(data[i])*131+i*7)%len(words)])
+		b.WriteString(m.Term((int(data[i])*131 + i*7) % m.Len()))
 		b.WriteString(seps[int(data[i+1])%len(seps)])
 	}
 	return b.String()
@@ -121,12 +99,12 @@ func FuzzMatcher(f *testing.F) {
 	f.Add(strings.Repeat("ab", 1500))
 	f.Add("\xff\xfe\xc3")
 	d := newDetector(f)
-	ref := newReference(f, d.m.words)
+	ref := newReference(f, d.m)
 	f.Fuzz(func(t *testing.T, data string) {
 		if err := sameMatches(d.m, ref, data); err != nil {
 			t.Errorf("text: %v", err)
 		}
-		if err := sameMatches(d.m, ref, soup(d.m.words, data)); err != nil {
+		if err := sameMatches(d.m, ref, soup(d.m, data)); err != nil {
 			t.Errorf("soup: %v", err)
 		}
 	})
@@ -143,23 +121,23 @@ func BenchmarkMatcherDevSet(b *testing.B) {
 		n += int64(len(r.norm.Folded))
 	}
 	b.Run("split", func(b *testing.B) {
-		var dst []match
-		var lane [lanes - 1][]match
+		var dst []termscan.Match
+		var sc termscan.Scratch
 		b.SetBytes(n)
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, r := range rows {
-				dst = d.m.find(dst[:0], r.norm.Folded, &lane)
+				dst = d.m.Find(dst[:0], r.norm.Folded, &sc)
 			}
 		}
 	})
 	b.Run("reference", func(b *testing.B) {
-		ref := newReference(b, d.m.words)
+		ref := newReference(b, d.m)
 		b.SetBytes(n)
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, r := range rows {
-				ref.ac.FindAllOverlapping([]byte(r.norm.Folded))
+				ref.FindAllOverlapping([]byte(r.norm.Folded))
 			}
 		}
 	})

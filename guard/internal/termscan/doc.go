@@ -1,0 +1,41 @@
+// Package termscan finds every occurrence of a fixed set of terms in a
+// text: an Aho-Corasick matcher that reports exactly the occurrences, in
+// exactly the order, that github.com/coregx/ahocorasick's
+// FindAllOverlapping reports for the same terms (ordered by end and, at
+// one end, longest first; duplicate terms in the order given), appended
+// to a caller's slice without allocating once that slice has grown.
+//
+// The guard's detectors read every byte of every text through it, which
+// made coregx's automaton their main cost: its table is numbered in
+// insertion order with every used byte its own class (32 MB for the
+// injection lexicon, its steps missing the cache), searched in one
+// dependent chain of loads, with a new slice of matches per call. Here:
+//
+//   - The terms are split by the lead byte of their first non-ASCII
+//     character into an ASCII automaton, run over every text, and one
+//     automaton per script block, run only over texts that contain one of
+//     the block's lead bytes. A term is found only in a text that holds
+//     all of its bytes, so the gate never skips an occurrence, and an
+//     English text pays for the ASCII terms only.
+//   - Each automaton is a dense DFA with states numbered breadth-first,
+//     so that the shallow states, where prose spends most of its steps,
+//     share pages; its alphabet is the bytes its own terms use, a space
+//     and the lower-case letters first, so that a step on prose reads
+//     the first two cache lines of a row.
+//   - A text longer than a few terms is read in four interleaved lanes
+//     whose ranges overlap by the longest term less one byte, so that four
+//     independent table loads are in flight instead of one. Each lane
+//     keeps the occurrences that end in its own range, and the lanes'
+//     lists are concatenated in order.
+//
+// coregx stays as the reference in the tests (termscan_test.go, on the
+// development set and in FuzzMatcher). It offers no interleaved or
+// allocation-free overlapping search, nor a say in its table's layout.
+//
+// # Security
+//
+// A Matcher reads texts of any length and content, valid UTF-8 or not,
+// in time linear in the text plus the occurrences reported; it keeps no
+// reference to a text. Its tables are built once from trusted terms; a
+// Matcher is safe for concurrent use, a Scratch is not.
+package termscan
