@@ -9,10 +9,10 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	"github.com/coregx/ahocorasick"
+	"unsafe"
 
 	"github.com/subzero-gateway/subzero/guard"
+	"github.com/subzero-gateway/subzero/guard/internal/termscan"
 )
 
 // excerptMax is the longest excerpt a finding carries.
@@ -128,7 +128,7 @@ type Detector struct {
 	// ac finds the keywords of the secret rules and detectors and the
 	// street words of addresses, in one pass; kw says what each
 	// pattern triggers.
-	ac          *ahocorasick.Automaton
+	ac          *termscan.Matcher
 	kw          keywordSet
 	secrets     bool // the secret detectors have keywords
 	keyNames    []keyName
@@ -187,7 +187,7 @@ func New(cfg Config) (*Detector, error) {
 		}
 	}
 	if len(d.kw.words) > 0 {
-		ac, err := ahocorasick.NewBuilder().AddStrings(d.kw.words).Build()
+		ac, err := termscan.New(d.kw.words)
 		if err != nil {
 			return nil, fmt.Errorf("sensitive: keyword automaton: %w", err)
 		}
@@ -289,8 +289,9 @@ func (d *Detector) Name() string { return "sensitive" }
 // scratch is the per-call working memory, pooled.
 type scratch struct {
 	low   []byte
-	hits  []ahocorasick.Match // the keyword automaton's, over low
-	pre   []uint64            // prefilter state sets
+	hits  []termscan.Match // the keyword automaton's, over low
+	scan  termscan.Scratch // the keyword automaton's lanes
+	pre   []uint64         // prefilter state sets
 	cands []cand
 	wins  []window
 	keys  []string
@@ -344,11 +345,7 @@ func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized,
 		clear(s.npWork)
 		s.npUsed = false
 	}
-	s.low = lowerASCII(s.low[:0], text)
-	s.hits = nil
-	if d.ac != nil {
-		s.hits = d.ac.FindAllOverlapping(s.low)
-	}
+	d.keywordHits(s, text)
 	d.scanPII(s, text)
 	if d.secrets {
 		d.scanSecrets(s, text)
@@ -357,6 +354,20 @@ func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized,
 		return dst
 	}
 	return d.emit(dst, s, text)
+}
+
+// keywordHits lower-cases text into s.low and finds the keywords in it:
+// every occurrence, overlapping, ordered by end and, at one end, longest
+// first (the order of coregx's FindAllOverlapping, which termscan_test.go
+// checks), in s.hits.
+func (d *Detector) keywordHits(s *scratch, text string) {
+	s.low = lowerASCII(s.low[:0], text)
+	s.hits = s.hits[:0]
+	if d.ac != nil {
+		// low is not written until the next Detect, and the hits keep
+		// offsets only.
+		s.hits = d.ac.Find(s.hits, unsafe.String(unsafe.SliceData(s.low), len(s.low)), &s.scan)
+	}
 }
 
 // allowed reports whether a value is on the configured allowlist.

@@ -1,0 +1,163 @@
+package sensitive
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/coregx/ahocorasick"
+)
+
+// keywordRef is the keyword pass termscan replaced: one
+// github.com/coregx/ahocorasick automaton over the keywords, searched
+// with FindAllOverlapping over the lower-cased text.
+type keywordRef struct{ ac *ahocorasick.Automaton }
+
+func newKeywordRef(tb testing.TB, d *Detector) keywordRef {
+	tb.Helper()
+	ac, err := ahocorasick.NewBuilder().AddStrings(d.kw.words).Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return keywordRef{ac}
+}
+
+// sameHits reports the first difference between the detector's keyword
+// hits on text and the reference's: the same (pattern, start, end) list,
+// in the same order.
+func sameHits(d *Detector, ref keywordRef, s *scratch, text string) error {
+	d.keywordHits(s, text)
+	want := ref.ac.FindAllOverlapping(lowerASCII(nil, text))
+	got := s.hits
+	show := func(id, start, end int) string { return fmt.Sprintf("%q [%d:%d]", d.kw.words[id], start, end) }
+	for i := range max(len(got), len(want)) {
+		switch {
+		case i >= len(got):
+			w := want[i]
+			return fmt.Errorf("hit %d: missing %s (%d found, want %d)", i, show(w.PatternID, w.Start, w.End), len(got), len(want))
+		case i >= len(want):
+			g := got[i]
+			return fmt.Errorf("hit %d: extra %s (%d found, want %d)", i, show(g.PatternID, g.Start, g.End), len(got), len(want))
+		case got[i].PatternID != want[i].PatternID || got[i].Start != want[i].Start || got[i].End != want[i].End:
+			g, w := got[i], want[i]
+			return fmt.Errorf("hit %d: %s, want %s", i, show(g.PatternID, g.Start, g.End), show(w.PatternID, w.Start, w.End))
+		}
+	}
+	return nil
+}
+
+// TestKeywordHitsMatchReference checks the keyword pass against coregx's
+// on every development-set row.
+func TestKeywordHitsMatchReference(t *testing.T) {
+	d, err := New(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newKeywordRef(t, d)
+	s := new(scratch)
+	hits := 0
+	for i, text := range devTexts(t) {
+		if err := sameHits(d, ref, s, text); err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		hits += len(s.hits)
+	}
+	if hits < 1000 {
+		t.Errorf("%d hits on the development set: the test checks little", hits)
+	}
+}
+
+// TestKeywordHitsAllocs checks that the keyword pass does not allocate
+// once the scratch has grown.
+func TestKeywordHitsAllocs(t *testing.T) {
+	d, err := New(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat(dirtyPara+cleanPara, 8)
+	s := new(scratch)
+	d.keywordHits(s, text)
+	if len(s.hits) == 0 {
+		t.Fatal("no hits")
+	}
+	if n := testing.AllocsPerRun(20, func() { d.keywordHits(s, text) }); n != 0 {
+		t.Errorf("the keyword pass allocates %v times", n)
+	}
+}
+
+// keywordSoup builds a text from the fuzzer's bytes: each byte picks a
+// keyword, written in upper or lower case, and the next a separator.
+func keywordSoup(words []string, data string) string {
+	var b strings.Builder
+	seps := []string{"", " ", "=", "x", "é", "\n", "\x00", "_"}
+	for i := 0; i+1 < len(data); i += 2 {
+		w := words[(int(data[i])*131+i*7)%len(words)]
+		if data[i+1]&0x80 != 0 {
+			w = strings.ToUpper(w)
+		}
+		b.WriteString(w)
+		b.WriteString(seps[int(data[i+1])%len(seps)])
+	}
+	return b.String()
+}
+
+func FuzzKeywordHits(f *testing.F) {
+	f.Add(dirtyPara)
+	f.Add(cleanPara)
+	f.Add("export AWS_SECRET_ACCESS_KEY=abc; Bearer eyJhbGciOi -----BEGIN RSA PRIVATE KEY----- 12 Main Street")
+	f.Add("\xff\xfe Straße 12 Rákóczi út 13")
+	d, err := New(Default())
+	if err != nil {
+		f.Fatal(err)
+	}
+	ref := newKeywordRef(f, d)
+	s := new(scratch)
+	f.Fuzz(func(t *testing.T, data string) {
+		if err := sameHits(d, ref, s, data); err != nil {
+			t.Errorf("text: %v", err)
+		}
+		if err := sameHits(d, ref, s, keywordSoup(d.kw.words, data)); err != nil {
+			t.Errorf("soup: %v", err)
+		}
+	})
+}
+
+// BenchmarkKeywordHitsDevSet runs the keyword pass alone over every
+// development-set row; "reference" is coregx's FindAllOverlapping.
+func BenchmarkKeywordHitsDevSet(b *testing.B) {
+	d, err := New(Default())
+	if err != nil {
+		b.Fatal(err)
+	}
+	texts := devTexts(b)
+	var n int64
+	for _, t := range texts {
+		n += int64(len(t))
+	}
+	b.Run("termscan", func(b *testing.B) {
+		s := new(scratch)
+		b.SetBytes(n)
+		b.ReportAllocs()
+		hits := 0
+		for b.Loop() {
+			hits = 0
+			for _, t := range texts {
+				d.keywordHits(s, t)
+				hits += len(s.hits)
+			}
+		}
+		b.ReportMetric(float64(hits), "hits/pass")
+	})
+	b.Run("reference", func(b *testing.B) {
+		ref := newKeywordRef(b, d)
+		var low []byte
+		b.SetBytes(n)
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, t := range texts {
+				low = lowerASCII(low[:0], t)
+				ref.ac.FindAllOverlapping(low)
+			}
+		}
+	})
+}
