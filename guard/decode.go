@@ -67,18 +67,9 @@ type summary struct {
 // word by word. A rotated sentence inside a long English text can stay
 // under that bar: the price of not hashing every word of every text.
 func summarize(text string) (s summary) {
-	// The letter counts need every byte, but only a table load and an
-	// add; the rest is found eight bytes at a time (see [candidates]).
 	var counts uint64
-	i := 0
-	for ; i+4 <= len(text); i += 4 {
-		counts += sumCounts[text[i]] + sumCounts[text[i+1]] + sumCounts[text[i+2]] + sumCounts[text[i+3]]
-	}
-	for ; i < len(text); i++ {
-		counts += sumCounts[text[i]]
-	}
+	s.base64, s.hex, counts = candidates(text)
 	eToI, rToV := int(counts&0xFFFFFFFF), int(counts>>32)
-	s.base64, s.hex = candidates(text)
 	s.url = strings.IndexByte(text, '%') >= 0
 	s.rot13 = eToI+rToV >= 8 && rToV*3 >= eToI
 	return
@@ -87,7 +78,9 @@ func summarize(text string) (s summary) {
 // candidates reports whether text has a run of minBase64 base64
 // characters, and whether it has something hexRuns may decode: a run of
 // minHex hex digits, a "\x" or "0x" prefix (either case) or two pairs
-// around a separator (see [hexPair]).
+// around a separator (see [hexPair]); and it returns the rot13 letter
+// counts (see [sumCounts]), which need every byte, but only a table load
+// and an add.
 //
 // It reads text eight bytes at a time. A run of 16 holds a whole block
 // of eight starting at a multiple of eight, and a block with a byte
@@ -96,7 +89,7 @@ func summarize(text string) (s summary) {
 // runs are looked for only inside long base64 runs, as the hex digits
 // are base64 characters. A prefix or a pair starts at a digit or a
 // backslash: only blocks with one are looked at for those.
-func candidates(text string) (b64, hex bool) {
+func candidates(text string) (b64, hex bool, counts uint64) {
 	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	src := unsafe.Slice(unsafe.StringData(text), len(text))
 	done := 0 // text[:done] has been looked at for runs
@@ -110,6 +103,8 @@ func candidates(text string) (b64, hex bool) {
 			copy(tail[:], text[p:])
 			x = binary.LittleEndian.Uint64(tail[:])
 		}
+		counts += sumCounts[byte(x)] + sumCounts[byte(x>>8)] + sumCounts[byte(x>>16)] + sumCounts[byte(x>>24)] +
+			sumCounts[byte(x>>32)] + sumCounts[byte(x>>40)] + sumCounts[byte(x>>48)] + sumCounts[byte(x>>56)]
 		z := x & low
 		if !hex {
 			marks := ((z+(0x80-'0')*ones)&^(z+(0x80-'9'-1)*ones) | eq8(x, '\\')) &^ x & high
@@ -122,9 +117,6 @@ func candidates(text string) (b64, hex bool) {
 		}
 		// Bytes below '+' or non-ASCII: the block is in no run.
 		if (^(z+(0x80-'+')*ones)|x)&high != 0 || p < done || b64 && hex {
-			if b64 && hex {
-				return
-			}
 			continue
 		}
 		// Maybe a run through the whole block: find its ends.
