@@ -115,7 +115,14 @@ func New(cfg Config) (*Detector, error) {
 	if len(words) == 0 {
 		return nil, fmt.Errorf("injection: the lexicon has no terms")
 	}
-	m, err := termscan.New(words)
+	// A term that must start a word is looked for at word starts only
+	// (an ASCII word byte rules one out: the start of every match that
+	// can pass boundaryBefore), which keeps the automaton near its start
+	// inside words, and scan still checks the boundary.
+	m, err := termscan.NewOptions(words, termscan.Options{
+		WordStart: func(i int) bool { return d.pats[i].left },
+		Word:      isASCIIWord,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("injection: %w", err)
 	}

@@ -12,7 +12,9 @@ import (
 
 // The lexicon matcher is guard/internal/termscan, which is checked
 // against coregx on terms drawn from the development set and in its own
-// fuzz target; these tests check it on the lexicon itself.
+// fuzz target; these tests check it on the lexicon itself, after the
+// boundary checks of scan (the terms that must start a word are looked
+// for at word starts only).
 
 // reference is the matcher termscan replaces: one
 // github.com/coregx/ahocorasick automaton over every term.
@@ -30,13 +32,25 @@ func newReference(tb testing.TB, m *termscan.Matcher) *ahocorasick.Automaton {
 }
 
 // sameMatches reports the first difference between the matcher's and the
-// reference's occurrences in text: the same (pattern, start, end) list,
-// in the same order.
-func sameMatches(m *termscan.Matcher, ref *ahocorasick.Automaton, text string) error {
-	got := m.Find(nil, text, nil)
-	var want []termscan.Match
+// reference's occurrences in text that pass scan's boundary checks: the
+// same (pattern, start, end) list, in the same order. (The matcher looks
+// for the terms that must start a word at word starts only.)
+func sameMatches(d *Detector, ref *ahocorasick.Automaton, text string) error {
+	m := d.m
+	bounded := func(x termscan.Match) bool {
+		p := d.pats[x.PatternID]
+		return !(p.left && !boundaryBefore(text, x.Start) || p.right && !boundaryAfter(text, x.End))
+	}
+	var got, want []termscan.Match
+	for _, x := range m.Find(nil, text, nil) {
+		if bounded(x) {
+			got = append(got, x)
+		}
+	}
 	for _, x := range ref.FindAllOverlapping([]byte(text)) {
-		want = append(want, termscan.Match{PatternID: x.PatternID, Start: x.Start, End: x.End})
+		if y := (termscan.Match{PatternID: x.PatternID, Start: x.Start, End: x.End}); bounded(y) {
+			want = append(want, y)
+		}
 	}
 	show := func(x termscan.Match) string { return fmt.Sprintf("%q [%d:%d]", m.Term(x.PatternID), x.Start, x.End) }
 	for i := range max(len(got), len(want)) {
@@ -65,7 +79,7 @@ func TestMatcherMatchesReference(t *testing.T) {
 			if len(text) >= 8*d.m.MaxLen() {
 				long++
 			}
-			if err := sameMatches(d.m, ref, text); err != nil {
+			if err := sameMatches(d, ref, text); err != nil {
 				t.Errorf("%s %s: %v", r.id, what, err)
 			}
 		}
@@ -101,10 +115,10 @@ func FuzzMatcher(f *testing.F) {
 	d := newDetector(f)
 	ref := newReference(f, d.m)
 	f.Fuzz(func(t *testing.T, data string) {
-		if err := sameMatches(d.m, ref, data); err != nil {
+		if err := sameMatches(d, ref, data); err != nil {
 			t.Errorf("text: %v", err)
 		}
-		if err := sameMatches(d.m, ref, soup(d.m, data)); err != nil {
+		if err := sameMatches(d, ref, soup(d.m, data)); err != nil {
 			t.Errorf("soup: %v", err)
 		}
 	})

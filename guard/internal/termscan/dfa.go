@@ -29,8 +29,21 @@ type dfa struct {
 }
 
 // newDFA compiles the patterns (their global indexes in ids, their
-// lengths by global index in lens) into one automaton.
-func newDFA(pats []string, ids []int32, lens []int) *dfa {
+// lengths by global index in lens) into one automaton. A pattern with
+// anchored set is found only where it starts the text or follows a byte
+// that word does not hold.
+//
+// The anchored patterns are those of an automaton over the text with a
+// mark # after every byte that does not continue a word (and at its
+// start): every pattern is compiled with # after each of its non-word
+// bytes but the last, an anchored one with # before it too. The mark is
+// read lazily, with the byte after it: a state whose last byte is not a
+// word byte steps as its # successor would, and the start state, once
+// reached again, is split into one after a word byte and one after
+// another byte (or at the text's start). So a state's outputs are those
+// of the byte that reached it, and the table has no row for a state
+// whose last symbol is #.
+func newDFA(pats []string, ids []int32, anchored []bool, lens []int, word *[256]bool) *dfa {
 	d := &dfa{lens: lens}
 	var used [256]bool
 	for _, p := range pats {
@@ -38,24 +51,43 @@ func newDFA(pats []string, ids []int32, lens []int) *dfa {
 			used[p[i]] = true
 		}
 	}
+	// Class 0 is the unused bytes that continue words, gap those that do
+	// not (when some pattern is anchored; else 0 too).
 	n := 1
-	for _, b := range []byte(proseBytes) {
+	gap := uint8(0)
+	anyAnchored := slices.Contains(anchored, true)
+	assign := func(b int) {
 		if used[b] {
 			d.classes[b] = uint8(n)
 			n++
 			used[b] = false
 		}
 	}
+	for _, b := range []byte(proseBytes) {
+		assign(int(b))
+	}
+	if anyAnchored {
+		gap = uint8(n)
+		n++
+	}
 	for b := range 256 {
-		if used[b] {
-			d.classes[b] = uint8(n)
-			n++
+		assign(b)
+	}
+	nonWord := make([]bool, n) // by class; none without anchored patterns: plain Aho-Corasick
+	for b := range 256 {
+		if anyAnchored && !word[b] {
+			if d.classes[b] == 0 {
+				d.classes[b] = gap
+			}
+			nonWord[d.classes[b]] = true
 		}
 	}
 	for 1<<d.shift < n {
 		d.shift++
 	}
 	w := 1 << d.shift // a row; a power of two, so that emit finds a state's number with a shift
+	mark := uint8(n)  // the class of #, in the trie only
+	m := n + 1        // the trie's alphabet
 
 	// The trie, in insertion order, with sparse children.
 	type edge struct {
@@ -65,6 +97,7 @@ func newDFA(pats []string, ids []int32, lens []int) *dfa {
 	type node struct {
 		kids []edge
 		pats []int32 // global patterns ending here, in insertion order
+		last uint8   // the class of the symbol that reaches it
 	}
 	nodes := []node{{}}
 	child := func(s int32, c uint8) int32 {
@@ -75,22 +108,32 @@ func newDFA(pats []string, ids []int32, lens []int) *dfa {
 		}
 		return -1
 	}
+	step := func(s int32, c uint8) int32 {
+		t := child(s, c)
+		if t < 0 {
+			t = int32(len(nodes))
+			nodes = append(nodes, node{last: c})
+			nodes[s].kids = append(nodes[s].kids, edge{c, t})
+		}
+		return t
+	}
 	for k, p := range pats {
 		s := int32(0)
+		if anchored[k] {
+			s = step(s, mark)
+		}
 		for i := 0; i < len(p); i++ {
 			c := d.classes[p[i]]
-			t := child(s, c)
-			if t < 0 {
-				t = int32(len(nodes))
-				nodes = append(nodes, node{})
-				nodes[s].kids = append(nodes[s].kids, edge{c, t})
+			s = step(s, c)
+			if nonWord[c] && i+1 < len(p) {
+				s = step(s, mark)
 			}
-			s = t
 		}
 		nodes[s].pats = append(nodes[s].pats, ids[k])
 	}
 
-	// Breadth-first numbering, children in class order.
+	// The full automaton over the trie's alphabet, breadth-first, children
+	// in class order: delta[q*m+c], outputs by breadth-first number.
 	order := make([]int32, 1, len(nodes))
 	num := make([]int32, len(nodes))
 	for q := 0; q < len(order); q++ {
@@ -101,36 +144,71 @@ func newDFA(pats []string, ids []int32, lens []int) *dfa {
 			order = append(order, e.to)
 		}
 	}
-
-	// Rows in breadth-first order: a state's missing transitions are
-	// those of its failure state, which is shallower and so done.
-	d.trans = make([]uint32, len(order)*w)
+	delta := make([]int32, len(order)*m)
 	fail := make([]int32, len(order))
 	outs := make([][]int32, len(order))
 	for q, s := range order {
 		outs[q] = append(outs[q], nodes[s].pats...)
+		row := delta[q*m : q*m+m]
 		if q > 0 {
 			outs[q] = append(outs[q], outs[fail[q]]...)
-		}
-		row := d.trans[q*w : q*w+n]
-		if q > 0 {
-			f := int(fail[q]) * w
-			copy(row, d.trans[f:f+n])
+			copy(row, delta[int(fail[q])*m:int(fail[q])*m+m])
 		}
 		for _, e := range nodes[s].kids {
 			t := num[e.to]
 			if q > 0 {
-				fail[t] = int32(row[e.c] >> d.shift)
+				fail[t] = row[e.c]
 			}
-			row[e.c] = uint32(t) << d.shift
+			row[e.c] = t
 		}
 	}
-	d.outAt = make([]uint32, len(order)+1)
-	for q := range order {
-		d.outAt[q] = uint32(len(d.out))
-		d.out = append(d.out, outs[q]...)
+	// Longest first; a repeated pattern in insertion order, as coregx.
+	for _, o := range outs {
+		slices.SortStableFunc(o, func(a, b int32) int {
+			if c := cmp.Compare(lens[b], lens[a]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
 	}
-	d.outAt[len(order)] = uint32(len(d.out))
+
+	// The table's states: 0 the start after a non-word byte or at the
+	// text's start, 1 the start after a word byte, then the trie's states
+	// but those reached by #, breadth-first.
+	st := make([]int32, len(order)) // trie state to table state, or -1
+	states := []int32{0, 0}         // table state to trie state
+	for q := 1; q < len(order); q++ {
+		st[q] = -1
+		if nodes[order[q]].last != mark {
+			st[q] = int32(len(states))
+			states = append(states, int32(q))
+		}
+	}
+	d.trans = make([]uint32, len(states)*w)
+	d.outAt = make([]uint32, len(states)+1)
+	for i, q := range states {
+		d.outAt[i] = uint32(len(d.out))
+		if i > 1 {
+			d.out = append(d.out, outs[q]...)
+		}
+		x := q
+		if i == 0 || i > 1 && nonWord[nodes[order[q]].last] {
+			x = delta[int(x)*m+int(mark)] // the pending #
+		}
+		row := d.trans[i*w : i*w+n]
+		for c := range n {
+			y := delta[int(x)*m+c]
+			t := st[y]
+			if y == 0 {
+				t = 1
+				if nonWord[c] {
+					t = 0
+				}
+			}
+			row[c] = uint32(t) << d.shift
+		}
+	}
+	d.outAt[len(states)] = uint32(len(d.out))
 	for i, t := range d.trans {
 		if q := t >> d.shift; d.outAt[q+1] > d.outAt[q] {
 			d.trans[i] = t | matchBit
@@ -169,14 +247,16 @@ const (
 )
 
 // find appends the occurrences in text, ordered by end and, at one end,
-// longest first. maxLen is the longest term in bytes; lane holds the
-// buffers of lanes 1 to 3.
-func (d *dfa) find(dst []Match, text string, maxLen int, lane *[lanes - 1][]Match) []Match {
-	// Lanes of equal length L; lane k > 0 starts maxLen-1 bytes before
-	// b[k], the first end it keeps.
-	ov := maxLen - 1
+// longest first. ov is how many bytes a lane reads before the first end
+// it keeps: the longest term less one, so that a lane's state is the
+// same as one run from the text's start by then; the longest term when
+// some are anchored, as a lane starts as at a word's start. lane holds
+// the buffers of lanes 1 to 3.
+func (d *dfa) find(dst []Match, text string, ov int, lane *[lanes - 1][]Match) []Match {
+	// Lanes of equal length L; lane k > 0 starts ov bytes before b[k],
+	// the first end it keeps.
 	L := (len(text) + (lanes-1)*ov) / lanes
-	if L < laneMin*maxLen {
+	if L < laneMin*(ov+1) {
 		return d.resume(dst, text, 0, 0, len(text), -1)
 	}
 	var lo, hi, b [lanes]int

@@ -2,8 +2,10 @@
 // text: an Aho-Corasick matcher that reports exactly the occurrences, in
 // exactly the order, that github.com/coregx/ahocorasick's
 // FindAllOverlapping reports for the same terms (ordered by end and, at
-// one end, longest first; duplicate terms in the order given), appended
-// to a caller's slice without allocating once that slice has grown.
+// one end, longest first; duplicate terms in the order given), less
+// those of word-start terms (Options.WordStart) that do not start a
+// word, appended to a caller's slice without allocating once that slice
+// has grown.
 //
 // The guard's detectors read every byte of every text through it, which
 // made coregx's automaton their main cost: its table is numbered in
@@ -27,6 +29,10 @@
 //     independent table loads are in flight instead of one. Each lane
 //     keeps the occurrences that end in its own range, and the lanes'
 //     lists are concatenated in order.
+//   - Terms a caller wants only where they start a word (Options) are
+//     looked for at word starts only: inside a word the automaton
+//     follows the other terms alone, so that it stays near its start
+//     state and reports fewer occurrences for the caller to rule out.
 //
 // coregx stays as the reference in the tests (termscan_test.go, on the
 // development set and in FuzzMatcher). It offers no interleaved or

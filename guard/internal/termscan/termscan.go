@@ -20,10 +20,11 @@ type Match struct {
 // Matcher finds every occurrence of its terms. It is safe for concurrent
 // use.
 type Matcher struct {
-	terms  []string // by index
-	blocks []block  // the ASCII terms' first
-	lens   []int    // term lengths by index
-	maxLen int
+	terms    []string // by index
+	blocks   []block  // the ASCII terms' first
+	lens     []int    // term lengths by index
+	maxLen   int
+	anchored bool // some terms are found at word starts only
 }
 
 // Scratch is the lanes' working memory for one Find at a time; its zero
@@ -33,14 +34,34 @@ type Scratch struct {
 	lane [lanes - 1][]Match
 }
 
+// Options are what New compiles besides the terms.
+type Options struct {
+	// WordStart, when set, picks the terms to be found only where they
+	// start a word: at the start of the text or after a byte that Word
+	// does not hold. The automaton then reads the text past a word's
+	// first byte on the other terms only, and reports fewer
+	// occurrences for a caller to rule out.
+	WordStart func(term int) bool
+	// Word holds the bytes that continue a word; with WordStart only.
+	Word func(b byte) bool
+}
+
 // New compiles the terms. A term may repeat (each index is reported, in
 // order), but not be empty.
-func New(terms []string) (*Matcher, error) {
+func New(terms []string) (*Matcher, error) { return NewOptions(terms, Options{}) }
+
+// NewOptions compiles the terms as New does, with options.
+func NewOptions(terms []string, o Options) (*Matcher, error) {
 	m := &Matcher{terms: slices.Clone(terms), lens: make([]int, len(terms))}
+	var word [256]bool
+	for b := range word {
+		word[b] = o.Word == nil || o.Word(byte(b))
+	}
 	type group struct {
-		pats  []string
-		ids   []int32
-		leads uint64
+		pats     []string
+		ids      []int32
+		anchored []bool
+		leads    uint64
 	}
 	var ascii group
 	var wide [11]group
@@ -61,14 +82,16 @@ func New(terms []string) (*Matcher, error) {
 				g.leads |= 1 << (w[k] - 0xc0)
 			}
 		}
-		g.pats, g.ids = append(g.pats, w), append(g.ids, int32(i))
+		a := o.WordStart != nil && o.WordStart(i)
+		m.anchored = m.anchored || a
+		g.pats, g.ids, g.anchored = append(g.pats, w), append(g.ids, int32(i)), append(g.anchored, a)
 	}
-	m.blocks = append(m.blocks, block{always: true, dfa: newDFA(ascii.pats, ascii.ids, m.lens)})
+	m.blocks = append(m.blocks, block{always: true, dfa: newDFA(ascii.pats, ascii.ids, ascii.anchored, m.lens, &word)})
 	for k, g := range wide {
 		if len(g.pats) == 0 {
 			continue
 		}
-		m.blocks = append(m.blocks, block{any: k == 0, leads: g.leads, dfa: newDFA(g.pats, g.ids, m.lens)})
+		m.blocks = append(m.blocks, block{any: k == 0, leads: g.leads, dfa: newDFA(g.pats, g.ids, g.anchored, m.lens, &word)})
 	}
 	return m, nil
 }
@@ -107,7 +130,11 @@ func (m *Matcher) Find(dst []Match, text string, sc *Scratch) []Match {
 			}
 		}
 		k := len(dst)
-		dst = b.dfa.find(dst, text, m.maxLen, &sc.lane)
+		ov := m.maxLen - 1
+		if m.anchored {
+			ov++
+		}
+		dst = b.dfa.find(dst, text, ov, &sc.lane)
 		if len(dst) > k {
 			parts++
 		}

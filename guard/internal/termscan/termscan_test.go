@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -89,8 +90,19 @@ func reference(tb testing.TB, terms []string) *ahocorasick.Automaton {
 // occurrences in text: the same (pattern, start, end) list, in the same
 // order.
 func same(m *Matcher, ref *ahocorasick.Automaton, text string, sc *Scratch) error {
+	return sameOpts(m, ref, Options{}, text, sc)
+}
+
+// sameOpts is same for a matcher built with o: the reference's
+// occurrences of a WordStart term that do not start a word are left out.
+func sameOpts(m *Matcher, ref *ahocorasick.Automaton, o Options, text string, sc *Scratch) error {
 	got := m.Find(nil, text, sc)
 	want := ref.FindAllOverlapping([]byte(text))
+	if o.WordStart != nil {
+		want = slices.DeleteFunc(want, func(x ahocorasick.Match) bool {
+			return o.WordStart(x.PatternID) && x.Start > 0 && o.Word(text[x.Start-1])
+		})
+	}
 	show := func(x Match) string {
 		return fmt.Sprintf("%d %q [%d:%d]", x.PatternID, m.Term(x.PatternID), x.Start, x.End)
 	}
@@ -138,6 +150,61 @@ func TestMatchesReference(t *testing.T) {
 	}
 	if laned == 0 || found < len(texts) {
 		t.Errorf("%d texts long enough for lanes, %d occurrences: the test checks little", laned, found)
+	}
+}
+
+// wordOpts anchors every term whose index is even at word starts, words
+// being ASCII letters and digits.
+var wordOpts = Options{
+	WordStart: func(i int) bool { return i%2 == 0 },
+	Word:      func(b byte) bool { return 'a' <= b|0x20 && b|0x20 <= 'z' || '0' <= b && b <= '9' },
+}
+
+// TestWordStartMatchesReference checks a matcher with half of its terms
+// anchored at word starts against coregx's occurrences that start a
+// word, on every development-set row.
+func TestWordStartMatchesReference(t *testing.T) {
+	texts := devTexts(t)
+	terms := devTerms(texts)
+	m, err := NewOptions(terms, wordOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reference(t, terms)
+	var sc Scratch
+	dropped := 0
+	for i, text := range texts {
+		for _, x := range []string{text, strings.ToLower(text)} {
+			if err := sameOpts(m, ref, wordOpts, x, &sc); err != nil {
+				t.Fatalf("row %d: %v", i, err)
+			}
+		}
+		dropped += len(ref.FindAllOverlapping([]byte(text))) - len(m.Find(nil, text, &sc))
+	}
+	if dropped == 0 {
+		t.Error("no occurrence inside a word left out: the test checks little")
+	}
+}
+
+// TestWordStartLaneBorders moves an anchored term of the longest length
+// across every lane border, after a word byte and after a space.
+func TestWordStartLaneBorders(t *testing.T) {
+	terms := []string{"abcd", "xa", "b"}
+	m, err := NewOptions(terms, wordOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reference(t, terms)
+	var sc Scratch
+	for n := 8; n < 80; n++ {
+		for p := 1; p+4 <= n; p++ {
+			for _, before := range []string{"x", " "} {
+				text := strings.Repeat("x", p-1) + before + "abcd" + strings.Repeat("x", n-p-4)
+				if err := sameOpts(m, ref, wordOpts, text, &sc); err != nil {
+					t.Fatalf("%q: %v", text, err)
+				}
+			}
+		}
 	}
 }
 
@@ -289,6 +356,17 @@ func FuzzMatcher(f *testing.F) {
 		}
 		if err := same(m, ref, soup(terms, text), &sc); err != nil {
 			t.Fatalf("terms %q, soup: %v", extra, err)
+		}
+		// Half of the terms at word starts only.
+		mw, err := NewOptions(terms, wordOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sameOpts(mw, ref, wordOpts, text, &sc); err != nil {
+			t.Fatalf("terms %q at word starts, text: %v", extra, err)
+		}
+		if err := sameOpts(mw, ref, wordOpts, soup(terms, text), &sc); err != nil {
+			t.Fatalf("terms %q at word starts, soup: %v", extra, err)
 		}
 		if !utf8.ValidString(text) {
 			return
