@@ -717,13 +717,12 @@ func (n *Normalizer) rot13Stretch(text string, start, end, words, os, oe int, ch
 			i++
 			continue
 		}
-		j := i
-		for j < end && class[text[j]]&clLetter != 0 {
-			j++
-		}
+		// The stretch ends at the end of a word: so does every word
+		// found in it.
+		j, key, ok := wordAt(text, i)
 		if j-i >= 3 {
 			long++
-			if key, ok := rot13Key(text, i, j); ok && commonWord(key) {
+			if ok && commonWord(rot13Key(key)) {
 				hits++
 			}
 		}

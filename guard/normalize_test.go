@@ -536,3 +536,22 @@ func TestPlainRunes(t *testing.T) {
 		}
 	}
 }
+
+// TestRot13Key checks the eight-bytes-at-a-time rot13 of a word's key
+// against rotating its letters one by one, for words of 1 to 16 letters.
+func TestRot13Key(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 20000 {
+		var w, r []byte
+		for range 1 + rng.IntN(maxKeyLetters) {
+			c := "abcdefghijklmnopqrstuvwxyzMNZA"[rng.IntN(30)]
+			w = append(w, c)
+			r = append(r, rot13(c|0x20))
+		}
+		_, key, ok := wordAt(string(w)+" ", 0)
+		_, want, _ := wordAt(string(r)+" ", 0)
+		if got := rot13Key(key); !ok || got != want {
+			t.Fatalf("rot13Key(%q) = %x, want %x (%q)", w, got, want, r)
+		}
+	}
+}

@@ -130,15 +130,17 @@ func letters8(x uint64) uint64 {
 	return (y + (0x80-'a')*ones) &^ (y + (0x80-'z'-1)*ones) &^ x & high
 }
 
-// rot13Key returns the key of text[i:j], a run of ASCII letters, rotated
-// by rot13, and whether it has at most maxKeyLetters letters.
-func rot13Key(text string, i, j int) (wordKey, bool) {
-	if j-i > maxKeyLetters {
-		return wordKey{}, false
-	}
-	var b [maxKeyLetters]byte
-	for k := i; k < j; k++ {
-		b[k-i] = rot13(text[k] | 0x20)
-	}
-	return wordKey{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}, true
+// rot13Key returns key, the key of a word, with its letters rotated by
+// rot13, eight at a time: in each byte that holds a letter, 13 is added
+// and 26 taken back from the letters n to z. No byte carries into the
+// next, as the sums stay below 0x88 and the differences at or above 'a'.
+func rot13Key(key wordKey) wordKey {
+	return wordKey{rot13Word(key.lo), rot13Word(key.hi)}
+}
+
+func rot13Word(x uint64) uint64 {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	letter := (x + 0x7f*ones) & high // the key's bytes are 0 or a to z
+	ge := (x + (0x80-'n')*ones) & high
+	return x + (letter>>7)*13 - (ge>>7)*26
 }
