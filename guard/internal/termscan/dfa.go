@@ -217,12 +217,6 @@ func newDFA(pats []string, ids []int32, anchored []bool, lens []int, word *[256]
 	return d
 }
 
-// outputs reports whether state s (premultiplied) has outputs.
-func (d *dfa) outputs(s uint32) bool {
-	q := s >> d.shift
-	return d.outAt[q+1] > d.outAt[q]
-}
-
 // emit appends the outputs of state s (premultiplied, without matchBit),
 // reached at end, when end > after.
 func (d *dfa) emit(dst []Match, s uint32, end, after int) []Match {
@@ -278,18 +272,21 @@ func (d *dfa) find(dst []Match, text string, ov int, lane *[lanes - 1][]Match) [
 		if i, st = d.steps(text, i, L, D, st); i == L {
 			break
 		}
-		if d.outputs(st[0]) {
-			dst = d.emit(dst, st[0], i+1, b[0])
+		if st[0]&matchBit != 0 {
+			dst = d.emit(dst, st[0]&^matchBit, i+1, b[0])
 		}
-		if d.outputs(st[1]) {
-			lane[0] = d.emit(lane[0], st[1], D+i+1, b[1])
+		if st[1]&matchBit != 0 {
+			lane[0] = d.emit(lane[0], st[1]&^matchBit, D+i+1, b[1])
 		}
-		if d.outputs(st[2]) {
-			lane[1] = d.emit(lane[1], st[2], 2*D+i+1, b[2])
+		if st[2]&matchBit != 0 {
+			lane[1] = d.emit(lane[1], st[2]&^matchBit, 2*D+i+1, b[2])
 		}
-		if d.outputs(st[3]) {
-			lane[2] = d.emit(lane[2], st[3], 3*D+i+1, b[3])
+		if st[3]&matchBit != 0 {
+			lane[2] = d.emit(lane[2], st[3]&^matchBit, 3*D+i+1, b[3])
 		}
+	}
+	for k := range st {
+		st[k] &^= matchBit
 	}
 	// The lanes' tails, one at a time, then the lists in order.
 	dst = d.resume(dst, text, st[0], lo[0]+L, hi[0], b[0])
@@ -302,22 +299,23 @@ func (d *dfa) find(dst []Match, text string, ov int, lane *[lanes - 1][]Match) [
 
 // steps advances the lanes of find from step i, lane k in state st[k]
 // reading text[k*D+i], until one reaches a state with outputs (returning
-// that step) or step L. Its loop makes no call, so that the four states
-// stay in registers.
+// that step, and the states with matchBit set on those with outputs) or
+// step L. Its loop makes no call, so that the four states stay in
+// registers.
 //
 //go:noinline
 func (d *dfa) steps(text string, i, L, D int, st [lanes]uint32) (int, [lanes]uint32) {
 	trans, classes := d.trans, &d.classes
-	s0, s1, s2, s3 := st[0], st[1], st[2], st[3]
+	s0, s1, s2, s3 := st[0]&^matchBit, st[1]&^matchBit, st[2]&^matchBit, st[3]&^matchBit
 	for ; i < L; i++ {
 		x0 := trans[s0+uint32(classes[text[i]])]
 		x1 := trans[s1+uint32(classes[text[i+D]])]
 		x2 := trans[s2+uint32(classes[text[i+2*D]])]
 		x3 := trans[s3+uint32(classes[text[i+3*D]])]
-		s0, s1, s2, s3 = x0&^matchBit, x1&^matchBit, x2&^matchBit, x3&^matchBit
 		if (x0|x1|x2|x3)&matchBit != 0 {
-			break
+			return i, [lanes]uint32{x0, x1, x2, x3}
 		}
+		s0, s1, s2, s3 = x0, x1, x2, x3
 	}
 	return i, [lanes]uint32{s0, s1, s2, s3}
 }
