@@ -45,6 +45,7 @@ type Config struct {
 	OAuth   oauth.Config    `yaml:"oauth"`
 	Authz   AuthzConfig     `yaml:"authz"`
 	Guard   standard.Config `yaml:"guard"`
+	MCP     MCPConfig       `yaml:"mcp"`
 	// ServerSecret keys the node's HMACs (authorization codes, refresh
 	// tokens, DPoP nonces, client secret hashes): 32 bytes or more, the same
 	// on every node. Empty: generated once in <data_dir>/server-secret,
@@ -112,6 +113,7 @@ func DefaultConfig() Config {
 		OAuth: oauth.Default(),
 		Authz: defaultAuthz(),
 		Guard: standard.Default(),
+		MCP:   defaultMCP(),
 	}
 }
 
@@ -162,6 +164,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Authz.validate(); err != nil {
 		return prefix("authz", err)
+	}
+	if err := c.MCP.validate(); err != nil {
+		return err // mcp's errors name mcp.<key>
 	}
 	if c.Store.Kind == "redis" && c.ServerSecret.IsZero() {
 		return errors.New("server_secret: required with store.kind redis: every node must share it ({file: ...} or {env: ...})")

@@ -66,7 +66,7 @@ type credentialer interface {
 
 // auditor appends one event to the trail.
 type auditor interface {
-	Append(ctx context.Context, e audit.Event) (audit.Event, error)
+	Append(ctx context.Context, e audit.Event) (uint64, error)
 }
 
 // pipelinePolicy is what the pipeline decides by configuration.
@@ -144,6 +144,8 @@ func (p *pipeline) Do(ctx context.Context, c *mcp.Call) (result json.RawMessage,
 	// 6. forward
 	out, err := c.Forward(ctx, args, creds)
 	if err != nil {
+		ev.Reason = "upstream: " + err.Error()
+		p.logger.WarnContext(ctx, "mcp upstream", "upstream", c.Upstream, "method", c.Method, "name", c.UpstreamName, "err", err)
 		return nil, upstreamError(c, err)
 	}
 

@@ -25,11 +25,11 @@ type recordingAuditor struct {
 	events []audit.Event
 }
 
-func (r *recordingAuditor) Append(_ context.Context, e audit.Event) (audit.Event, error) {
+func (r *recordingAuditor) Append(_ context.Context, e audit.Event) (uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
-	return e, nil
+	return uint64(len(r.events)), nil
 }
 
 func (r *recordingAuditor) take() []audit.Event {

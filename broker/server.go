@@ -26,6 +26,7 @@ import (
 	"github.com/subzero-gateway/subzero/broker/oauth"
 	"github.com/subzero-gateway/subzero/broker/token"
 	"github.com/subzero-gateway/subzero/delegation/rebac"
+	"github.com/subzero-gateway/subzero/mcp/pin/pinstore"
 	"github.com/subzero-gateway/subzero/store/bolt"
 	"github.com/subzero-gateway/subzero/store/redis"
 )
@@ -48,6 +49,7 @@ type Server struct {
 	admin    *adminServer
 	authz    *Authz
 	adminURL *url.URL // the resource URI of /admin
+	mcp      *mcpNode
 	draining atomic.Bool
 }
 
@@ -125,6 +127,13 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if !slices.ContainsFunc(ocfg.Resources, func(u *url.URL) bool { return u.String() == s.adminURL.String() }) {
 		ocfg.Resources = append(slices.Clone(ocfg.Resources), s.adminURL)
 	}
+	// The gateway's resources: /mcp and each virtual server.
+	for _, path := range cfg.MCP.paths() {
+		u := ocfg.Issuer.JoinPath(path)
+		if !slices.ContainsFunc(ocfg.Resources, func(r *url.URL) bool { return r.String() == u.String() }) {
+			ocfg.Resources = append(slices.Clone(ocfg.Resources), u)
+		}
+	}
 	users := oauth.NewUsers(oauthStore, oauth.DefaultArgon2)
 	s.users = users
 	s.oauth, err = oauth.NewServer(ocfg, oauth.Deps{
@@ -132,6 +141,9 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		Auditor: oauthAuditor{log: s.audit, logger: logger}, Now: time.Now, Logger: logger, Getenv: getenv,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if s.mcp, err = s.newMCP(cfg, ocfg.Issuer, st.pins, getenv, logger); err != nil {
 		return nil, err
 	}
 	s.http = &http.Server{
@@ -142,7 +154,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), s.oauth.WithdrawConsent, s.authz, logger)
+	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), s.oauth.WithdrawConsent, s.authz, s.mcp.gateway, logger)
 	return s, nil
 }
 
@@ -155,6 +167,18 @@ func userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+// UserSubject returns the token subject (sub) of the user called name.
+func (s *Server) UserSubject(ctx context.Context, name string) (string, error) {
+	u, err := s.users.Get(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	return u.Subject, nil
+}
+
+// Issuer returns the node's issuer URL, the base of its endpoints.
+func (s *Server) Issuer() string { return s.oauth.Issuer() }
 
 // DemoUser is the user a node on development defaults creates so that
 // the authorization flow can be tried at once.
@@ -246,6 +270,18 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/admin/authz/", adminGuard.wrap(s.adminOnly(http.StripPrefix("/admin", authzHandler(s.authz)))))
 	public("GET", "/.well-known/oauth-protected-resource/admin", s.oauth.ProtectedResourceMetadata(s.adminURL.String(), []string{AdminScope}))
+	// The MCP gateway: /mcp and its virtual servers /mcp/<name>, each a
+	// protected resource with its RFC 9728 metadata; the admin API for
+	// tool quarantines.
+	mcpHandler := s.mcp.handler()
+	mux.Handle("/mcp", mcpHandler)
+	mux.Handle("/mcp/", mcpHandler)
+	for _, path := range s.cfg.MCP.paths() {
+		u := s.mcp.urls[path]
+		public("GET", "/.well-known/oauth-protected-resource"+path,
+			s.oauth.ProtectedResourceMetadataDPoP(u.String(), s.cfg.MCP.Scopes, s.cfg.MCP.RequireDPoP))
+	}
+	mux.Handle("/admin/mcp/", adminGuard.wrap(s.adminOnly(http.StripPrefix("/admin", mcpAdminHandler(s.mcp.gateway)))))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -281,7 +317,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "store": "unreachable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "store": s.cfg.Store.Kind})
+	// Upstreams are reported, not required: one down leaves the others
+	// (and the rest of the node) serving.
+	body := map[string]any{"status": "ready", "store": s.cfg.Store.Kind}
+	if h := s.mcp.upstreams.Health(); len(h) > 0 {
+		body["mcp_upstreams"] = h
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // Serve listens until ctx ends, then shuts down gracefully: it stops
@@ -298,6 +340,12 @@ func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	go s.admin.serve()
 	go s.refresh(ctx)
 	s.record(ctx, "start", "version "+s.version+" listening on "+ln.Addr().String())
+	if err := s.mcp.start(ctx); err != nil {
+		ln.Close()
+		s.admin.close()
+		s.closeAll(context.Background())
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.Server.TLS.CertFile != "" {
@@ -324,6 +372,9 @@ func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		s.logger.Warn("drain deadline passed; closing remaining connections", "err", err)
 		s.http.Close()
 	}
+	// The gateway's upstreams and sessions go before the admin socket: a
+	// follower (audit tail -f) takes the socket's end as the node's.
+	s.mcp.close()
 	s.admin.close()
 	// The drain may have used up sctx: flushing the audit log gets its own.
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -377,6 +428,7 @@ func (s *Server) refresh(ctx context.Context) {
 
 // closeAll flushes the audit log and closes the store.
 func (s *Server) closeAll(ctx context.Context) error {
+	s.mcp.close()
 	s.authz.Close()
 	err := s.audit.Close(ctx)
 	if cerr := s.store.Close(); err == nil && cerr != nil {
@@ -413,6 +465,7 @@ type stores struct {
 	replay dpop.ReplayStore
 	keys   token.KeyStore
 	tuples rebac.TupleStore
+	pins   pinstore.Store
 }
 
 // openStores opens the configured backend.
@@ -423,13 +476,13 @@ func openStores(ctx context.Context, cfg *Config, getenv func(string) string) (s
 		if err != nil {
 			return stores{}, err
 		}
-		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples()}, nil
+		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins()}, nil
 	default:
 		db, err := bolt.Open(cfg.BoltPath(), cfg.Store.Bolt.LockTimeout, false)
 		if err != nil {
 			return stores{}, fmt.Errorf("store.bolt: %w", err)
 		}
-		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples()}, nil
+		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins()}, nil
 	}
 }
 

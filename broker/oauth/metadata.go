@@ -90,6 +90,13 @@ func (s *Server) MetadataHandler() http.Handler {
 // server; the resource mounts it at
 // /.well-known/oauth-protected-resource<path>.
 func (s *Server) ProtectedResourceMetadata(resource string, scopes []string) http.Handler {
+	return s.ProtectedResourceMetadataDPoP(resource, scopes, s.cfg.DPoPRequired)
+}
+
+// ProtectedResourceMetadataDPoP is ProtectedResourceMetadata for a
+// resource whose own policy may require DPoP-bound tokens when the
+// authorization server does not.
+func (s *Server) ProtectedResourceMetadataDPoP(resource string, scopes []string, dpopRequired bool) http.Handler {
 	b, err := json.Marshal(struct {
 		Resource                      string   `json:"resource"`
 		AuthorizationServers          []string `json:"authorization_servers"`
@@ -103,7 +110,7 @@ func (s *Server) ProtectedResourceMetadata(resource string, scopes []string) htt
 		BearerMethodsSupported:        []string{"header"},
 		DPoPSigningAlgValuesSupported: s.proofs.Algs(),
 		ScopesSupported:               append([]string{}, scopes...),
-		DPoPBoundAccessTokensRequired: s.cfg.DPoPRequired,
+		DPoPBoundAccessTokensRequired: dpopRequired || s.cfg.DPoPRequired,
 	})
 	if err != nil {
 		panic(err) // strings only: cannot fail

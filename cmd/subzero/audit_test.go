@@ -299,7 +299,7 @@ func serveBriefly(t *testing.T, data string) (served bool, code int, stderr stri
 				done <- -1
 			}
 		}()
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, nil, nil, io.Discard, &out)
+		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--demo=false"}, nil, nil, io.Discard, &out)
 		done <- exitCode(err, &out)
 	}()
 	for {

@@ -149,7 +149,7 @@ func serveNode(t *testing.T, data, configFile string, environ []string) *node {
 	e := env{environ: environ, stdout: io.Discard, stderr: n.stderr}
 	ready := make(chan net.Addr, 1)
 	go func() {
-		n.done <- serveWith(ctx, e, configFile, broker.Flags{Addr: "127.0.0.1:0", DataDir: data}, func(a net.Addr) { ready <- a })
+		n.done <- serveWith(ctx, e, configFile, broker.Flags{Addr: "127.0.0.1:0", DataDir: data}, false, func(a net.Addr) { ready <- a })
 	}()
 	t.Cleanup(func() { n.stop() })
 	select {

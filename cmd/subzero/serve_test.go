@@ -70,6 +70,14 @@ func TestRunServe(t *testing.T) {
 		if resp.StatusCode != tt.wantStatus {
 			t.Errorf("GET %s: status %d, want %d", tt.path, resp.StatusCode, tt.wantStatus)
 		}
+		if tt.path == "/readyz" {
+			// The demo upstream behind /mcp, on development defaults.
+			ups, _ := body["mcp_upstreams"].([]any)
+			if len(ups) != 1 || ups[0].(map[string]any)["name"] != "notes" || ups[0].(map[string]any)["state"] != "up" {
+				t.Errorf("GET /readyz: mcp_upstreams = %v, want the demo upstream notes, up", body["mcp_upstreams"])
+			}
+			delete(body, "mcp_upstreams")
+		}
 		want := map[string]any{}
 		for k, v := range tt.wantBody {
 			switch v {

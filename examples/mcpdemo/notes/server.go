@@ -129,6 +129,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Server{cfg: cfg, log: logger, book: newBook(cfg)}
 	hooks := &server.Hooks{}
 	hooks.AddBeforeListTools(s.countList)
