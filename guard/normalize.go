@@ -491,14 +491,14 @@ func (n *Normalizer) rune(out []byte, off []int32, r rune, pos int) ([]byte, []i
 // plainSeg reports whether seg, valid UTF-8 without ASCII, is all plain
 // runes: then runes leaves it as it is, with each rune's offset.
 func (n *Normalizer) plainSeg(seg string) bool {
-	for _, r := range seg {
+	for k, r := range seg {
 		if r >= 0x10000 {
 			return false
 		}
 		w, bit := r>>6, uint64(1)<<(r&63)
 		if n.known[w]&bit == 0 {
 			n.known[w] |= bit
-			if plainRune(r) {
+			if plainRune(seg[k : k+utf8.RuneLen(r)]) {
 				n.plain[w] |= bit
 			}
 		}
@@ -509,21 +509,21 @@ func (n *Normalizer) plainSeg(seg string) bool {
 	return true
 }
 
-// plainRune reports whether r is a non-ASCII rune that runes copies as
-// it is: NFKC leaves it as it is alone, and next to any rune as it
+// plainRune reports whether s, one non-ASCII rune, is one runes copies
+// as it is: NFKC leaves it as it is alone, and next to any rune as it
 // neither combines nor reorders (quick check yes, combining class 0,
 // boundaries before and after); and [Normalizer.rune] appends it as it
 // is and counts nothing: not invisible, a space, a mark, right-to-left
 // or upper case.
-func plainRune(r rune) bool {
-	if r < utf8.RuneSelf || r == utf8.RuneError || !utf8.ValidRune(r) {
+func plainRune(s string) bool {
+	r, size := utf8.DecodeRuneInString(s)
+	if r < utf8.RuneSelf || r == utf8.RuneError || size != len(s) {
 		return false
 	}
-	var buf [utf8.UTFMax]byte
-	size := utf8.EncodeRune(buf[:], r)
-	p := norm.NFKC.Properties(buf[:size])
+	// A substring, not a buffer of its own: nothing to allocate.
+	p := norm.NFKC.PropertiesString(s)
 	return p.CCC() == 0 && p.BoundaryBefore() && p.BoundaryAfter() && len(p.Decomposition()) == 0 &&
-		norm.NFKC.QuickSpan(buf[:size]) == size &&
+		norm.NFKC.QuickSpanString(s) == size &&
 		invisibleKind(r) == 0 && !unicode.IsSpace(r) && !unicode.In(r, unicode.Mn, unicode.Me) &&
 		!(r >= 0x0590 && r <= 0x08FF || r >= 0xFB1D && r <= 0xFDFF || r >= 0xFE70 && r <= 0xFEFC) &&
 		unicode.ToLower(r) == r

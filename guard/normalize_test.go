@@ -496,7 +496,7 @@ func TestPlainRunes(t *testing.T) {
 	var plain, other []rune
 	var sb strings.Builder
 	for r := rune(0x80); r < 0x10000; r++ {
-		if plainRune(r) {
+		if plainRune(string(r)) {
 			plain = append(plain, r)
 			sb.WriteRune(r)
 		} else if utf8.ValidRune(r) {
