@@ -667,7 +667,7 @@ func (n *Normalizer) scripts() {
 			i = j
 			continue
 		}
-		if !unicode.IsLetter(r) {
+		if !isLetter(r) {
 			if r >= utf8.RuneSelf {
 				if to, ok := confusable(r); ok {
 					for k := 0; k < len(to); k++ {
@@ -692,7 +692,7 @@ func (n *Normalizer) scripts() {
 				if !isLetterByte(byte(r)) {
 					break
 				}
-			} else if caseless(r) || !unicode.IsLetter(r) && !unicode.IsMark(r) {
+			} else if caseless(r) || punctuation(r) || !unicode.IsLetter(r) && !unicode.IsMark(r) {
 				break
 			}
 			switch {
@@ -773,6 +773,14 @@ func asciiEnd(b []byte, i int) int {
 	}
 	return i
 }
+
+// punctuation reports whether r is in the General Punctuation block
+// (curly quotes, dashes, ellipsis, invisible operators): neither a
+// letter nor a mark, found without searching the letter tables.
+func punctuation(r rune) bool { return r >= 0x2000 && r <= 0x206F }
+
+// isLetter is unicode.IsLetter, knowing punctuation is not.
+func isLetter(r rune) bool { return !punctuation(r) && unicode.IsLetter(r) }
 
 // confusable returns the ASCII skeleton of r from the generated table.
 func confusable(r rune) (string, bool) {

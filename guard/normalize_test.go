@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -553,5 +554,25 @@ func TestRot13Key(t *testing.T) {
 		if got := rot13Key(key); !ok || got != want {
 			t.Fatalf("rot13Key(%q) = %x, want %x (%q)", w, got, want, r)
 		}
+	}
+}
+
+// TestPunctuation checks that no rune punctuation reports is a letter
+// or a mark, so that scripts may skip the letter tables for them.
+func TestPunctuation(t *testing.T) {
+	n := 0
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if punctuation(r) {
+			n++
+			if unicode.IsLetter(r) || unicode.IsMark(r) || caseless(r) {
+				t.Errorf("%U: a letter or a mark", r)
+			}
+		}
+		if isLetter(r) != unicode.IsLetter(r) {
+			t.Fatalf("isLetter(%U) = %v", r, isLetter(r))
+		}
+	}
+	if n != 0x70 {
+		t.Errorf("%d runes of punctuation, want the block's 112", n)
 	}
 }
