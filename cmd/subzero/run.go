@@ -26,6 +26,7 @@ commands:
   consent withdraw USER CLIENT_ID
                       forget a user's consents to a client (through the running node)
   authz ...           authorization models, tuples, checks and lists (subzero authz help)
+  mcp tools ...       the MCP gateway's quarantined tools and their approval (subzero mcp help)
   eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--fold I/K] [--check]
                       measure the guard on a labelled data set (docs/GUARD.md)
   guard scan [--direction D] [--json]
@@ -114,6 +115,12 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return nil
 		}
 		return authzCmd(ctx, e, rest)
+	case "mcp":
+		if len(rest) == 1 && (rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help") {
+			fmt.Fprint(stdout, mcpUsage)
+			return nil
+		}
+		return mcpCmd(ctx, e, rest)
 	case "eval":
 		return evalCmd(ctx, e, rest)
 	case "guard":
