@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -46,6 +47,11 @@ type vserver struct {
 	mcp  *server.MCPServer
 	http *server.StreamableHTTPServer
 
+	// listed is the tools last registered with mcp, encoded (list.go);
+	// bufs holds *[]byte the lists were written from.
+	listed atomic.Pointer[listedTools]
+	bufs   sync.Pool
+
 	// What was last registered with mcp, to register only changes (each
 	// tells every client its list changed). Guarded by g.mu.
 	toolsFP, promptsFP, resourcesFP, templatesFP string
@@ -53,6 +59,7 @@ type vserver struct {
 
 func (g *Gateway) newServer(name string, cfg ServerConfig, all bool) *vserver {
 	v := &vserver{g: g, name: name, route: Path, cfg: cfg, all: all}
+	v.listed.Store(encodeTools(nil))
 	if name != "" {
 		v.route = Path + "/" + name
 	}
@@ -103,6 +110,7 @@ func (v *vserver) selects(patterns []string, name string) bool {
 // changed. g.mu is held.
 func (v *vserver) update(x *index) {
 	var tools []server.ServerTool
+	var entries []*toolEntry
 	var fp strings.Builder
 	for _, name := range sortedKeys(x.tools) {
 		e := x.tools[name]
@@ -110,10 +118,14 @@ func (v *vserver) update(x *index) {
 			continue
 		}
 		tools = append(tools, server.ServerTool{Tool: e.listed, Handler: v.callTool})
+		entries = append(entries, e)
 		fmt.Fprintf(&fp, "%s\x00%s\x00%s\x00", name, e.hash, e.hidden)
 	}
 	if s := fp.String(); s != v.toolsFP {
 		v.toolsFP = s
+		// The encodings first: a list between the two finds mcp-go's
+		// previous tools are not the ones encoded, and falls back.
+		v.listed.Store(encodeTools(entries))
 		v.mcp.SetTools(tools...)
 	}
 
@@ -177,23 +189,6 @@ func writeFP(b *strings.Builder, v any) {
 
 // --- lists ---
 
-// filterTools leaves in a tools/list result what the caller may use:
-// tools the index has and does not hide, that Visibility allows, asked
-// in one batch.
-func (v *vserver) filterTools(ctx context.Context, _ any, _ *mcpgo.ListToolsRequest, res *mcpgo.ListToolsResult) {
-	if res == nil {
-		return
-	}
-	x := v.g.idx.Load()
-	res.Tools = filterList(ctx, v, res.Tools, func(t mcpgo.Tool) (Item, bool) {
-		e := x.tools[t.Name]
-		if e == nil || e.hidden != "" {
-			return Item{}, false
-		}
-		return Item{Kind: kindTool, Name: e.name, Upstream: e.up.Name(), Object: e.object}, true
-	})
-}
-
 func (v *vserver) filterPrompts(ctx context.Context, _ any, _ *mcpgo.ListPromptsRequest, res *mcpgo.ListPromptsResult) {
 	if res == nil {
 		return
@@ -253,11 +248,7 @@ func filterList[T any](ctx context.Context, v *vserver, list []T, item func(T) (
 	if len(items) == 0 {
 		return keep
 	}
-	allowed, err := v.g.opts.Visibility.Visible(ctx, v.name, items)
-	if err != nil || len(allowed) != len(items) {
-		v.g.log.Error("mcp: visibility failed; the list is empty", "server", v.name, "err", err)
-		return keep[:0]
-	}
+	allowed := v.visible(ctx, items)
 	out := keep[:0]
 	for i, el := range keep {
 		if allowed[i] {
@@ -563,6 +554,10 @@ type override struct {
 	set   bool
 	code  int
 	msg   string
+	// listFrom is the encoded placeholder of a tools/list result, which
+	// the writer replaces with listTo (list.go), then puts in listPool.
+	listFrom, listTo []byte
+	listPool         *sync.Pool
 }
 
 type overrideKey struct{}
@@ -587,7 +582,29 @@ type rewriter struct {
 func (w *rewriter) Write(p []byte) (int, error) {
 	w.o.mu.Lock()
 	set, code, msg := w.o.set, w.o.code, w.o.msg
+	from, to, pool := w.o.listFrom, w.o.listTo, w.o.listPool
 	w.o.mu.Unlock()
+	if from != nil {
+		if i := bytes.Index(p, from); i >= 0 {
+			w.o.mu.Lock()
+			w.o.listFrom, w.o.listTo, w.o.listPool = nil, nil, nil
+			w.o.mu.Unlock()
+			var err error
+			for _, part := range [][]byte{p[:i], to, p[i+len(from):]} {
+				if _, err = w.ResponseWriter.Write(part); err != nil {
+					break
+				}
+			}
+			if cap(to) <= maxPooledList {
+				to = to[:0]
+				pool.Put(&to)
+			}
+			if err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
 	if set {
 		old := []byte(`"code":` + strconv.Itoa(mcpgo.INTERNAL_ERROR) + `,"message":"` + w.o.token + `"`)
 		if i := bytes.Index(p, old); i >= 0 {
