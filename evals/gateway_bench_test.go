@@ -1,0 +1,381 @@
+package evals_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/subzero-gateway/subzero/delegation/rebac"
+)
+
+// Issue 6's performance targets for the gateway, measured by the
+// benchmarks below on the machine that runs them (client and node in one
+// process, on loopback):
+//
+//	BenchmarkGatewayToolsCall  tools/call added latency: p50 ≤ 300 µs, p99 ≤ 2 ms
+//	BenchmarkGatewayLoad       ≥ 5,000 tools/call/s with Bearer (and the DPoP
+//	                           figure); p50/p99 at an offered 2,000 calls/s
+//	BenchmarkGatewayToolsList  tools/list of 10 upstreams × 50 tools, filtered
+//	                           for the caller: p99 ≤ 2 ms
+//
+// Run them with
+//
+//	go test ./evals -run '^$' -bench 'BenchmarkGateway' -count 3
+//
+// The gateway's figures include everything a call goes through: the HTTP
+// server and its middleware, the resource guard (token, and DPoP proof
+// with its replay check), the pipeline (budget, decision point, guard in
+// and out, audit event appended to bbolt with fsync'd group commits),
+// mcp-go on both sides and the upstream hop over loopback.
+
+// BenchmarkGatewayToolsCall calls a cheap read-only tool (1 KB of clean
+// text) one call at a time, three ways side by side, in rotating order:
+// (a) directly at the upstream, (b) through the gateway with a bearer
+// token, (c) through the gateway with a DPoP-bound token (the proof is
+// signed before the clock starts: the client's signing is not the
+// gateway's overhead). ns/op is the time of one round of the three calls.
+// It reports each way's p50 and p99, and the gateway's added latency as
+// the difference of the quantiles (bearer-added = b − a, dpop-added =
+// c − a).
+func BenchmarkGatewayToolsCall(b *testing.B) {
+	f := startCallFixture(b)
+	kinds := []callerKind{direct, bearer, dpop}
+	clients := make([]*client.Client, len(kinds))
+	for _, k := range kinds {
+		clients[k] = f.client(b, k)
+	}
+	var lat [3][]time.Duration
+	ctx := b.Context()
+	round := 0
+	audit0 := f.node.auditStats(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		for j := range kinds {
+			k := kinds[(round+j)%len(kinds)]
+			cctx := ctx
+			if k == dpop {
+				cctx = context.WithValue(ctx, proofKey{}, f.dpopProofer.sign(b, http.MethodPost, f.node.mcpURL, f.dpopToken))
+			}
+			start := time.Now()
+			if err := callTool(cctx, clients[k], k); err != nil {
+				b.Fatal(err)
+			}
+			lat[k] = append(lat[k], time.Since(start))
+		}
+		round++
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+	f.node.auditStats(b).report(b, audit0)
+}
+
+// reportLatency reports p50 and p99 of each way and the gateway's added
+// latency.
+func reportLatency(b *testing.B, lat [3][]time.Duration) {
+	var p50, p99 [3]time.Duration
+	for _, k := range []callerKind{direct, bearer, dpop} {
+		p50[k], p99[k] = quantile(lat[k], 0.50), quantile(lat[k], 0.99)
+		b.ReportMetric(micros(p50[k]), k.String()+"-p50-µs")
+		b.ReportMetric(micros(p99[k]), k.String()+"-p99-µs")
+	}
+	for _, k := range []callerKind{bearer, dpop} {
+		b.ReportMetric(micros(p50[k]-p50[direct]), k.String()+"-added-p50-µs")
+		b.ReportMetric(micros(p99[k]-p99[direct]), k.String()+"-added-p99-µs")
+	}
+}
+
+// loadClients is how many concurrent callers the closed-loop load test
+// runs; loadWorkers how many the open-loop one may have in flight.
+const (
+	loadClients = 32
+	loadWorkers = 64
+)
+
+// offeredRates are the open-loop rates, calls/s: the issue's 2,000, and a
+// quarter of it, which shows the added latency when the node is not
+// saturated.
+var offeredRates = []int{500, 2000}
+
+// BenchmarkGatewayLoad drives the tool with many callers in this process.
+//
+// closed/<way>: loadClients callers call as fast as they can (b.N calls in
+// all, so -benchtime sets the duration); it reports calls/s and the
+// callers' p50 and p99.
+//
+// open<rate>/<way>: b.N calls scheduled at a fixed interval (rate calls/s
+// offered whatever the answers' pace: every 500 µs for 2,000/s), each
+// latency measured from the call's scheduled time, so that a stall is
+// counted in full (no coordinated omission). It reports the calls/s
+// achieved, p50 and p99. The rates are 2,000/s, the issue's, and 500/s,
+// which shows the added latency of a node that keeps up.
+//
+// The direct way is the baseline: the upstream alone, called the same way.
+// cpu-µs/call is the CPU time of the whole process (callers, node and
+// upstream) per call, which depends less on what else the machine runs
+// than the latencies do: 2 cores ÷ cpu-µs/call bounds the calls/s of a
+// machine of our own; the way's figure minus direct's is the gateway's
+// CPU per call. audit-commit-µs is the mean time of a group commit of the
+// audit log (a bbolt transaction, fsync'd) and events/commit how many
+// calls shared one.
+func BenchmarkGatewayLoad(b *testing.B) {
+	f := startCallFixture(b)
+	pools := map[callerKind]chan *client.Client{}
+	for _, k := range []callerKind{direct, bearer, dpop} {
+		pools[k] = make(chan *client.Client, loadWorkers)
+		for range loadWorkers {
+			pools[k] <- f.client(b, k)
+		}
+	}
+	for _, k := range []callerKind{direct, bearer, dpop} {
+		b.Run("closed/"+k.String(), func(b *testing.B) {
+			audit0, cpu0 := f.node.auditStats(b), processCPU(b)
+			closedLoop(b, k, pools[k])
+			b.ReportMetric(micros(processCPU(b)-cpu0)/float64(b.N), "cpu-µs/call")
+			if k != direct {
+				f.node.auditStats(b).report(b, audit0)
+			}
+		})
+	}
+	for _, rate := range offeredRates {
+		for _, k := range []callerKind{direct, bearer, dpop} {
+			b.Run(fmt.Sprintf("open%d/%s", rate, k), func(b *testing.B) {
+				audit0, cpu0 := f.node.auditStats(b), processCPU(b)
+				openLoop(b, k, pools[k], rate)
+				b.ReportMetric(micros(processCPU(b)-cpu0)/float64(b.N), "cpu-µs/call")
+				if k != direct {
+					f.node.auditStats(b).report(b, audit0)
+				}
+			})
+		}
+	}
+}
+
+func closedLoop(b *testing.B, k callerKind, pool chan *client.Client) {
+	rec := &recorder{}
+	ctx := b.Context()
+	b.SetParallelism((loadClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c := <-pool
+		defer func() { pool <- c }()
+		var lat []time.Duration
+		defer func() { rec.add(lat) }()
+		for pb.Next() {
+			start := time.Now()
+			if err := callTool(ctx, c, k); err != nil {
+				b.Error(err)
+				return
+			}
+			lat = append(lat, time.Since(start))
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(len(rec.all))/b.Elapsed().Seconds(), "calls/s")
+	b.ReportMetric(micros(quantile(rec.all, 0.50)), "p50-µs")
+	b.ReportMetric(micros(quantile(rec.all, 0.99)), "p99-µs")
+}
+
+func openLoop(b *testing.B, k callerKind, pool chan *client.Client, rate int) {
+	ctx := b.Context()
+	interval := time.Second / time.Duration(rate)
+	type job struct{ at time.Time }
+	jobs := make(chan job, b.N)
+	rec := &recorder{}
+	var wg sync.WaitGroup
+	for range loadWorkers {
+		wg.Go(func() {
+			c := <-pool
+			defer func() { pool <- c }()
+			var lat []time.Duration
+			defer func() { rec.add(lat) }()
+			for j := range jobs {
+				if err := callTool(ctx, c, k); err != nil {
+					b.Error(err)
+					continue
+				}
+				lat = append(lat, time.Since(j.at))
+			}
+		})
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- job{at: at}
+	}
+	close(jobs)
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(len(rec.all))/b.Elapsed().Seconds(), "calls/s")
+	b.ReportMetric(micros(quantile(rec.all, 0.50)), "p50-µs")
+	b.ReportMetric(micros(quantile(rec.all, 0.99)), "p99-µs")
+}
+
+// BenchmarkGatewayToolsList lists the tools of 10 upstreams × 50 tools
+// (mcp-go servers on loopback) through the gateway, for a caller allowed
+// on half of them by tuples (every other tool of each upstream), one call
+// at a time, with a bearer token. The gateway answers from its index,
+// filtered per identity through the decision point: the upstreams are not
+// asked. It reports p50 and p99 of:
+//
+// raw: the request mcp-go's client makes, sent as is by net/http and the
+// answer read but not decoded: the gateway's latency.
+//
+// mcp-go: the same through mcp-go's client, which decodes and checks the
+// 250 tools' schemas, a cost of the client that the raw figure leaves out.
+func BenchmarkGatewayToolsList(b *testing.B) {
+	const upstreams, tools = 10, 50
+	ups := map[string]string{}
+	var tuples []rebac.Tuple
+	for i := range upstreams {
+		name := fmt.Sprintf("up%d", i)
+		var st []server.ServerTool
+		for j := range tools {
+			tool := fmt.Sprintf("tool_%02d", j)
+			st = append(st, upstreamTool(tool))
+			tuples = append(tuples, rebac.Tuple{User: "server:" + name, Relation: "server", Object: "tool:" + name + "." + tool})
+			if j%2 == 0 {
+				tuples = append(tuples, rebac.Tuple{User: "user:" + benchClient, Relation: "invoker", Object: "tool:" + name + "." + tool})
+			}
+		}
+		ups[name] = startUpstream(b, name, st...)
+	}
+	n := startGateway(b, ups, tuples)
+	capture := &captureTransport{base: httpClient(nil).Transport}
+	c := connect(b, n.mcpURL, httpClient(capture), map[string]string{"Authorization": "Bearer " + n.token(b, nil)})
+	ctx := b.Context()
+	const want = upstreams * tools / 2
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := c.ListTools(ctx, mcpgo.ListToolsRequest{})
+		if err == nil && len(res.Tools) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			got := -1
+			if res != nil {
+				got = len(res.Tools)
+			}
+			b.Fatalf("%d tools listed after 20s (%v), want %d", got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	header, body := capture.last()
+
+	b.Run("raw", func(b *testing.B) {
+		hc := httpClient(nil)
+		var lat []time.Duration
+		var last []byte
+		var ctype string
+		b.ReportAllocs()
+		for b.Loop() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.mcpURL, bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header = header.Clone()
+			start := time.Now()
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			last, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			lat = append(lat, time.Since(start))
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Fatalf("tools/list: %s (%v)", resp.Status, err)
+			}
+			ctype = resp.Header.Get("Content-Type")
+		}
+		b.StopTimer()
+		if got := countTools(b, ctype, last); got != want {
+			b.Fatalf("%d tools listed, want %d", got, want)
+		}
+		b.ReportMetric(micros(quantile(lat, 0.50)), "p50-µs")
+		b.ReportMetric(micros(quantile(lat, 0.99)), "p99-µs")
+	})
+
+	b.Run("mcp-go", func(b *testing.B) {
+		var lat []time.Duration
+		b.ReportAllocs()
+		for b.Loop() {
+			start := time.Now()
+			res, err := c.ListTools(ctx, mcpgo.ListToolsRequest{})
+			lat = append(lat, time.Since(start))
+			if err != nil || len(res.Tools) != want {
+				b.Fatalf("tools/list: %v", err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(micros(quantile(lat, 0.50)), "p50-µs")
+		b.ReportMetric(micros(quantile(lat, 0.99)), "p99-µs")
+	})
+}
+
+// captureTransport keeps the last POST request it carried.
+type captureTransport struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	header http.Header
+	body   []byte
+}
+
+func (t *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		t.mu.Lock()
+		t.header, t.body = r.Header.Clone(), body
+		t.mu.Unlock()
+	}
+	return t.base.RoundTrip(r)
+}
+
+func (t *captureTransport) last() (http.Header, []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.header, t.body
+}
+
+// countTools counts the tools of a tools/list answer, as JSON or as a
+// server-sent event.
+func countTools(tb testing.TB, contentType string, body []byte) int {
+	tb.Helper()
+	if strings.HasPrefix(contentType, "text/event-stream") {
+		for line := range strings.Lines(string(body)) {
+			if data, ok := strings.CutPrefix(line, "data:"); ok {
+				body = []byte(strings.TrimSpace(data))
+				break
+			}
+		}
+	}
+	var msg struct {
+		Result struct {
+			Tools []json.RawMessage `json:"tools"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		tb.Fatalf("tools/list answer (%s): %v", contentType, err)
+	}
+	return len(msg.Result.Tools)
+}
