@@ -366,7 +366,11 @@ func (b boltReader) with(fn func(audit.Reader) error) error {
 			if !errors.Is(err, errNoNode) {
 				return err
 			}
-			// No node answered (it stopped, or crashed): read the file.
+			// No node answered (it stopped, or crashed): read the file,
+			// which a stopping node holds a moment longer than its
+			// socket; the wait for it starts now, however long the call
+			// through the socket took.
+			deadline = time.Now().Add(b.cfg.Store.Bolt.LockTimeout)
 		}
 		db, err := bolt.Open(b.cfg.BoltPath(), 50*time.Millisecond, true)
 		if err == nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/subzero-gateway/subzero/guard"
-	"github.com/subzero-gateway/subzero/guard/standard"
 	"github.com/subzero-gateway/subzero/mcp"
 	"github.com/subzero-gateway/subzero/mcp/pin"
 	"github.com/subzero-gateway/subzero/mcp/upstream"
@@ -197,14 +196,10 @@ func (n *mcpNode) handler() http.Handler {
 	})
 }
 
-// newMCP builds the node's gateway: the guard from the guard section, the
+// newMCP builds the node's gateway: the guard g (the guard section), the
 // pipeline over the node's decision point and audit log, and a resource
 // guard per MCP path.
-func (s *Server) newMCP(cfg *Config, issuer *url.URL, pins pin.Store, getenv func(string) string, logger *slog.Logger) (*mcpNode, error) {
-	g, err := standard.Open(cfg.Guard, getenv, logger.With("component", "guard"))
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) newMCP(cfg *Config, issuer *url.URL, pins pin.Store, g *guard.Guard, getenv func(string) string, logger *slog.Logger) (*mcpNode, error) {
 	p := &pipeline{
 		authn: tokenAuthn{}, limit: newAgentBudget(cfg.MCP.Budget), authz: s.authz,
 		guardIn: g, creds: noCredentials{}, guardOut: g, audit: s.audit, logger: logger,

@@ -26,6 +26,7 @@ import (
 	"github.com/subzero-gateway/subzero/broker/oauth"
 	"github.com/subzero-gateway/subzero/broker/token"
 	"github.com/subzero-gateway/subzero/delegation/rebac"
+	"github.com/subzero-gateway/subzero/guard/standard"
 	"github.com/subzero-gateway/subzero/mcp/pin/pinstore"
 	"github.com/subzero-gateway/subzero/store/bolt"
 	"github.com/subzero-gateway/subzero/store/redis"
@@ -65,6 +66,12 @@ type backend interface {
 // signing key); nothing is left open when it fails.
 // getenv resolves secrets that refer to environment variables.
 func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(string) string, version string) (_ *Server, err error) {
+	// The guard first: compiling its detectors takes a while, and the
+	// data directory is not held meanwhile (audit tail -f waits for it).
+	scanner, err := standard.Open(cfg.Guard, getenv, logger.With("component", "guard"))
+	if err != nil {
+		return nil, err
+	}
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -143,7 +150,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if err != nil {
 		return nil, err
 	}
-	if s.mcp, err = s.newMCP(cfg, ocfg.Issuer, st.pins, getenv, logger); err != nil {
+	if s.mcp, err = s.newMCP(cfg, ocfg.Issuer, st.pins, scanner, getenv, logger); err != nil {
 		return nil, err
 	}
 	s.http = &http.Server{
