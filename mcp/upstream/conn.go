@@ -196,9 +196,17 @@ func (u *Upstream) dialHTTP(ctx context.Context) (*conn, error) {
 	return u.dialHTTPOnce(ctx, version)
 }
 
+// maxIdleConnsPerUpstream bounds the idle connections kept to an HTTP
+// upstream.
+const maxIdleConnsPerUpstream = 256
+
 func (u *Upstream) dialHTTPOnce(ctx context.Context, legacy string) (*conn, error) {
 	c := newConn(u.life, u.lost)
 	base := http.DefaultTransport.(*http.Transport).Clone()
+	// Calls to one upstream run concurrently: keep their connections
+	// (the default keeps 2 idle per host, so a busy gateway dialled a new
+	// connection for nearly every call).
+	base.MaxIdleConnsPerHost = maxIdleConnsPerUpstream
 	hc := &http.Client{
 		Transport:     &limitTransport{base: base, max: u.cfg.MaxResultBytes + envelopeBytes},
 		CheckRedirect: noRedirect,
