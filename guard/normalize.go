@@ -853,7 +853,9 @@ func (n *Normalizer) spacing() {
 			continue
 		}
 		if runN == 0 && i != slow {
-			if e, r, k := plainStretch(b, i); e > i {
+			e, r, k := plainStretch(b, i)
+			slow = r
+			if e > i {
 				// Whole plain tokens, one space between them.
 				if w > 0 {
 					b[w], off[w] = ' ', off[i-1]
@@ -866,11 +868,25 @@ func (n *Normalizer) spacing() {
 				w += e - i
 				tokens += k
 				gap = 0
-				i, slow = e, r
-				continue
-			} else {
-				slow = r
+				i = e
 			}
+			if oneLetter(b, r) {
+				// A one-letter word ("a", "i") before a token of two
+				// bytes or more from ASCII: a run of one single letter,
+				// which nothing joins, and no token. Copied as it is.
+				if w > 0 {
+					b[w], off[w] = ' ', off[r-1]
+					w++
+				}
+				b[w], off[w] = b[r], off[r]
+				w++
+				gap = 0
+				i = r + 2
+			}
+			if i != r {
+				continue
+			}
+			// The token plainStretch stopped at, from the start.
 		}
 		j := i + 1
 		var lf uint8 // some byte may be leetspeak
@@ -1030,6 +1046,15 @@ func plainStretch(b []byte, i int) (e, stop, tokens int) {
 			return a, -1, tokens
 		}
 	}
+}
+
+// oneLetter reports whether b[r] is a one-letter token followed by one
+// space and a token of two bytes or more that starts with an ASCII
+// byte: the letter is a single letter that no run can join, since the
+// token after it is not single. r < 0 is no token.
+func oneLetter(b []byte, r int) bool {
+	return r >= 0 && r+3 < len(b) && isLetterByte(b[r]) && b[r+1] == ' ' &&
+		b[r+2] != ' ' && b[r+2] < utf8.RuneSelf && b[r+3] != ' '
 }
 
 // joinLetters joins a run of single letters, b[runStart:w] (letters and
