@@ -136,7 +136,7 @@ func newMCPNode(cfg MCPConfig, issuer *url.URL, pins pin.Store, p *pipeline, sca
 		return nil, fmt.Errorf("mcp.pinning: %w", err)
 	}
 	gw, err := mcp.New(mcp.Options{
-		Config: cfg.Config, Upstreams: ups, Pipeline: p, Visibility: mcpVisibility{p: p},
+		Config: cfg.Config, Upstreams: ups, Pipeline: p, Visibility: newMCPVisibility(p),
 		Identity: func(ctx context.Context) (string, string, bool) {
 			c := TokenClaims(ctx)
 			if c == nil {

@@ -271,6 +271,35 @@ func (p *Point) Decide(ctx context.Context, req Request) (Decision, error) {
 	return d, err
 }
 
+// Generation identifies the authorization state a decision depends on
+// besides its request and time: the generations of the ReBAC tuples and
+// model and of the Rego policies (the ABAC rules never change). Values are
+// only compared: equal values mean no change between the two reads.
+type Generation struct {
+	rebac, rego uint64
+}
+
+// Generation returns the current [Generation], as the decision cache
+// reads it: an answer [Point.Decide] gives after the call reflects at
+// least this state, so a caller may keep answers it got after reading g
+// for as long as Generation still returns g and the requests' times stay
+// within the same [Point.CacheTTL] period, as the cache does.
+func (p *Point) Generation() Generation {
+	var g Generation
+	if p.rel != nil {
+		g.rebac = p.rel.Generation()
+	}
+	if p.pol != nil {
+		g.rego = p.pol.Generation()
+	}
+	return g
+}
+
+// CacheTTL returns how long the decision cache keeps an answer, which is
+// also the resolution of a request's time (see [CacheConfig.TTL]); 0 when
+// the cache is off, and a caller should then keep no answers either.
+func (p *Point) CacheTTL() time.Duration { return p.ttl }
+
 // Explain answers req as [Point.Decide] does, bypassing the cache and
 // asking ReBAC for the full granting paths, for `subzero authz explain`.
 func (p *Point) Explain(ctx context.Context, req Request) (Decision, error) {
