@@ -260,8 +260,9 @@ func (n *Normalizer) fold(text string, offsets bool) []byte {
 func (n *Normalizer) runes(text string) bool {
 	out, off := n.a[:0], n.ao[:0]
 	if cap(out) < len(text)+8 || cap(off) < len(text)+8 {
-		// lowerRun writes whole words: eight bytes of room.
-		out = make([]byte, 0, len(text)+len(text)/8+8)
+		// lowerRun writes whole words: eight bytes of room; spacing
+		// pads with two spaces and reads a word past them: sixteen.
+		out = make([]byte, 0, len(text)+len(text)/8+16)
 		off = make([]int32, 0, cap(out)+1)
 	}
 	ascii := true
@@ -836,8 +837,10 @@ var latinToCyrillic, latinToGreek = func() (c, g [128]rune) {
 // finds them eight bytes at a time and they are copied as they are.
 func (n *Normalizer) spacing() {
 	size := len(n.a)
-	// plainStretch reads whole words: eight bytes of room past the end.
-	b := slices.Grow(n.a, 8)[:size]
+	// plainStretch reads whole words up to two spaces past the end.
+	b := slices.Grow(n.a, 16)[:size+2]
+	b[size], b[size+1] = ' ', ' '
+	b = b[:size]
 	off := n.ao
 	gaps := n.gaps[:0]
 	w := 0 // write index; w <= i
@@ -982,25 +985,20 @@ func (n *Normalizer) spacing() {
 // one space between them. A token is plain when it is two bytes or more,
 // starts with an ASCII byte, has no byte leet may change and no
 // punctuation as its second byte (where letters spaced by punctuation
-// would show). It reads b eight bytes at a time, up to eight past
-// len(b) (which must be in its capacity).
+// would show). It reads b eight bytes at a time, up to nine past
+// len(b), which must be in its capacity, the first two of them spaces:
+// the gap that ends every stretch.
 //
 // It returns the stretch's end e (e == i when the first token is not
 // plain), where the token that stopped it starts (-1 when a gap or the
 // end stopped it), and how many tokens the stretch holds.
 func plainStretch(b []byte, i int) (e, stop, tokens int) {
 	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	size := len(b)
 	src := b[:cap(b)]
 	prevSpace, prevStart := uint64(0x80), uint64(0) // lane 7 of the word before
 	last := i                                       // the last token start seen
 	for p := i; ; p += 8 {
 		x := binary.LittleEndian.Uint64(src[p:])
-		var end uint64 // lanes past the end
-		if size-p < 8 {
-			end = ^uint64(0) << (8 * (size - p)) & high
-			x = x&^((end>>7)*0xff) | (end>>7)*' ' // spaces past the end
-		}
 		sp := eq8(x, ' ')
 		ps := sp<<8 | prevSpace
 		start := ^sp & ps & high
@@ -1015,8 +1013,7 @@ func plainStretch(b []byte, i int) (e, stop, tokens int) {
 		bad := (start&x | // non-ASCII first byte
 			^(letter|x)&pst | // not a letter second
 			leet |
-			sp&ps&^end | // two spaces
-			end) & high
+			sp&ps) & high // two spaces
 		if bad == 0 {
 			tokens += bits.OnesCount64(start)
 			if start != 0 {
@@ -1040,10 +1037,8 @@ func plainStretch(b []byte, i int) (e, stop, tokens int) {
 			return max(last-1, i), last, tokens
 		case pst&low != 0: // the space after a one-byte token
 			return max(a-2, i), a - 1, tokens - 1
-		case b[a-1] == ' ': // the second space of a gap, or a space at the end
+		default: // the second space of a gap, maybe the padding's
 			return a - 1, -1, tokens
-		default: // the end
-			return a, -1, tokens
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"unsafe"
 )
+
 // commonWords are frequent English words (function words, common verbs
 // and nouns, and the words of instructions to a model) and function
 // words of five other European languages. The rot13 decoder uses them to
