@@ -489,7 +489,7 @@ func openStores(ctx context.Context, cfg *Config, getenv func(string) string) (s
 		if err != nil {
 			return stores{}, fmt.Errorf("store.bolt: %w", err)
 		}
-		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins()}, nil
+		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.LocalReplay(time.Now), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins()}, nil
 	}
 }
 

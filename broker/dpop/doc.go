@@ -38,7 +38,12 @@
 //   - Each proof is accepted once. Its jti, keyed by the key's thumbprint
 //     and hashed so keys stay short, is recorded in the [ReplayStore] that
 //     all nodes share until the proof could no longer be accepted on any
-//     node (iat + max_age + max_skew). A store error rejects the proof.
+//     node (iat + max_age + max_skew). A store error rejects the proof. A
+//     single node's [LocalReplayStore] keeps keys in memory, and writes only
+//     those that a restart could let through to its file: the proofs made
+//     before it started are refused if an earlier process kept keys in
+//     memory, and those made in the first max_skew after its start or ahead
+//     of the node's clock are kept in its file.
 //   - A proof is bound to one request: htm is the method, htu the URI
 //     without query and fragment (normalized per RFC 3986 §6.2.2 and §6.2.3
 //     on both sides), iat within [now-max_age, now+max_skew], and ath the

@@ -129,9 +129,12 @@ func (v *Verifier) Verify(ctx context.Context, proof, method string, target *url
 	if e != nil {
 		return nil, e
 	}
-	first, err := v.replay.Once(ctx, replayKey(p.JKT, p.JTI), exp)
+	first, refused, err := v.once(ctx, p, now, exp)
 	if err != nil {
 		return nil, fmt.Errorf("dpop: replay store: %w", err)
+	}
+	if refused != "" {
+		return nil, invalid(refused)
 	}
 	if !first {
 		return nil, invalid("DPoP proof has been used before")

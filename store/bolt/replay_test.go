@@ -1,9 +1,13 @@
 package bolt
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +19,10 @@ import (
 
 // The interface guard lives here so that the backend's own code does not
 // import broker/dpop.
-var _ dpop.ReplayStore = (*ReplayStore)(nil)
+var (
+	_ dpop.ReplayStore      = (*ReplayStore)(nil)
+	_ dpop.LocalReplayStore = (*LocalReplay)(nil)
+)
 
 func openReplay(t testing.TB) *DB {
 	t.Helper()
@@ -195,4 +202,221 @@ func TestReplayEmptyKey(t *testing.T) {
 
 func BenchmarkReplay(b *testing.B) {
 	storetest.ReplayBench(b, func(b *testing.B) dpop.ReplayStore { return openReplay(b).Replay() })
+}
+
+// TestLocalReplayContract runs the ReplayStore suite on LocalReplay's Once,
+// memory and file, and on OnceLocal, memory only.
+func TestLocalReplayContract(t *testing.T) {
+	t.Run("Once", func(t *testing.T) {
+		storetest.Replay(t, func(t *testing.T) dpop.ReplayStore { return openReplay(t).LocalReplay(time.Now) })
+	})
+	t.Run("OnceLocal", func(t *testing.T) {
+		storetest.Replay(t, func(t *testing.T) dpop.ReplayStore { return onlyLocal{openReplay(t).LocalReplay(time.Now)} })
+	})
+}
+
+// onlyLocal is a ReplayStore whose Once is LocalReplay's OnceLocal.
+type onlyLocal struct{ *LocalReplay }
+
+func (s onlyLocal) Once(ctx context.Context, key string, until time.Time) (bool, error) {
+	return s.OnceLocal(ctx, key, until)
+}
+
+// testClock is a clock the test sets, which the cache's goroutine may read.
+type testClock struct{ ns atomic.Int64 }
+
+func (c *testClock) Now() time.Time  { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+// localOnClock returns a LocalReplay of db holding at most limit keys, on a
+// clock the test sets.
+func localOnClock(db *DB, limit int) (*LocalReplay, *testClock) {
+	c := new(testClock)
+	c.Set(time.Unix(1_760_000_000, 0))
+	return newLocalReplay(&ReplayStore{db: db.db, now: c.Now}, limit, c.Now), c
+}
+
+func onceLocal(t *testing.T, s *LocalReplay, key string, until time.Time) bool {
+	t.Helper()
+	first, err := s.OnceLocal(t.Context(), key, until)
+	if err != nil {
+		t.Fatalf("OnceLocal(%q): %v", key, err)
+	}
+	return first
+}
+
+// TestLocalReplayWindow checks that a key is refused until its expiry, on
+// the store's clock, and accepted again from then on; and that distinct
+// keys are independent.
+func TestLocalReplayWindow(t *testing.T) {
+	db := openReplay(t)
+	s, now := localOnClock(db, 100)
+	if got := s.Started(); !got.IsZero() {
+		t.Errorf("Started() = %v, want zero: the file has no keys to load", got)
+	}
+	until := now.Now().Add(65 * time.Second)
+	for i := range 10 {
+		if !onceLocal(t, s, "jti:"+strconv.Itoa(i), until) {
+			t.Fatalf("OnceLocal(jti:%d) = false, want true", i)
+		}
+	}
+	now.Set(until.Add(-time.Nanosecond))
+	for i := range 10 {
+		if onceLocal(t, s, "jti:"+strconv.Itoa(i), until.Add(time.Hour)) {
+			t.Errorf("OnceLocal(jti:%d) a nanosecond before expiry = true", i)
+		}
+	}
+	now.Set(until)
+	if !onceLocal(t, s, "jti:0", until.Add(time.Minute)) {
+		t.Error("OnceLocal at expiry = false")
+	}
+	if onceLocal(t, s, "jti:0", until.Add(time.Minute)) {
+		t.Error("OnceLocal of the key recorded again = true")
+	}
+	if r, _ := replayCounts(t, db); r != 0 {
+		t.Errorf("OnceLocal wrote %d records to the file, want 0", r)
+	}
+}
+
+// TestLocalReplayOnceWritesFile checks that Once records the key in the
+// file too, that a key in the file only (as an earlier process leaves it)
+// is refused, and that a key in memory is refused without a write.
+func TestLocalReplayOnceWritesFile(t *testing.T) {
+	db := openReplay(t)
+	s, now := localOnClock(db, 100)
+	until := now.Now().Add(time.Minute)
+	first, err := s.Once(t.Context(), "k", until)
+	if err != nil || !first {
+		t.Fatalf("Once(k) = %v, %v; want true", first, err)
+	}
+	if r, _ := replayCounts(t, db); r != 1 {
+		t.Fatalf("%d records in the file after Once, want 1", r)
+	}
+	if first, err := s.Once(t.Context(), "k", until); err != nil || first {
+		t.Errorf("Once(k) again = %v, %v; want false", first, err)
+	}
+	if first, err := s.Once(t.Context(), "k2", until); err != nil || !first {
+		t.Fatalf("Once(k2) = %v, %v; want true", first, err)
+	}
+	// The next process: an empty memory over the same file.
+	next, _ := localOnClock(db, 100)
+	if first, err := next.Once(t.Context(), "k", until); err != nil || first {
+		t.Errorf("next process: Once(k) = %v, %v; want false", first, err)
+	}
+	if onceLocal(t, next, "k", until) {
+		t.Error("next process: OnceLocal(k) after Once(k) = true, want false")
+	}
+	if onceLocal(t, next, "k2", until) {
+		t.Error("next process: OnceLocal(k2) = true, want false: loaded from the file")
+	}
+	if !onceLocal(t, next, "k3", until) {
+		t.Error("next process: OnceLocal(k3) = false, want true")
+	}
+}
+
+// TestLocalReplayLoad checks that a store loads the file's live keys and
+// reports a zero Started, and that with more live keys than half its
+// bound it loads none and reports its start.
+func TestLocalReplayLoad(t *testing.T) {
+	db := openReplay(t)
+	s, now := localOnClock(db, 4)
+	for _, k := range []string{"a", "b", "c"} {
+		if first, err := s.Once(t.Context(), k, now.Now().Add(time.Minute)); err != nil || !first {
+			t.Fatalf("Once(%s) = %v, %v; want true", k, first, err)
+		}
+	}
+	next, _ := localOnClock(db, 4)
+	if got := next.Started(); !got.Equal(now.Now()) {
+		t.Errorf("3 live keys, bound 4: Started() = %v, want the start %v", got, now.Now())
+	}
+	if !onceLocal(t, next, "a", now.Now().Add(time.Hour)) {
+		t.Error("3 live keys, bound 4: OnceLocal(a) = false, want true: nothing loaded")
+	}
+	next, _ = localOnClock(db, 6)
+	if got := next.Started(); !got.IsZero() {
+		t.Errorf("3 live keys, bound 6: Started() = %v, want zero", got)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if onceLocal(t, next, k, now.Now().Add(time.Hour)) {
+			t.Errorf("3 live keys, bound 6: OnceLocal(%s) = true, want false: loaded", k)
+		}
+	}
+}
+
+// TestLocalReplayFull checks that a full store refuses new keys with
+// ErrReplayFull rather than forget the keys it holds, and accepts new ones
+// once expired keys make room.
+func TestLocalReplayFull(t *testing.T) {
+	s, now := localOnClock(openReplay(t), 8)
+	t1 := now.Now().Add(time.Minute)
+	for i := range 8 {
+		if !onceLocal(t, s, "k"+strconv.Itoa(i), t1) {
+			t.Fatalf("OnceLocal(k%d) = false", i)
+		}
+	}
+	for _, call := range []func(context.Context, string, time.Time) (bool, error){s.OnceLocal, s.Once} {
+		if first, err := call(t.Context(), "new", t1); first || !errors.Is(err, ErrReplayFull) {
+			t.Errorf("full store: Once(new) = %v, %v; want false, ErrReplayFull", first, err)
+		}
+	}
+	for i := range 8 {
+		if onceLocal(t, s, "k"+strconv.Itoa(i), t1) {
+			t.Errorf("full store forgot k%d", i)
+		}
+	}
+	// Once the keys expire, the clean-up the full store runs removes them.
+	now.Set(t1)
+	if !onceLocal(t, s, "new", t1.Add(time.Minute)) {
+		t.Error("OnceLocal(new) after expiry = false")
+	}
+}
+
+// TestLocalReplayConcurrent checks that of concurrent callers with one key
+// exactly one is first.
+func TestLocalReplayConcurrent(t *testing.T) {
+	s, now := localOnClock(openReplay(t), 100)
+	until := now.Now().Add(time.Minute)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			first, err := s.OnceLocal(context.Background(), "k", until)
+			if err != nil {
+				t.Error(err)
+			}
+			if first {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Errorf("%d callers were first, want 1", n)
+	}
+}
+
+func BenchmarkLocalReplay(b *testing.B) {
+	storetest.ReplayBench(b, func(b *testing.B) dpop.ReplayStore { return onlyLocal{openReplay(b).LocalReplay(time.Now)} })
+}
+
+// TestLocalReplayForgot checks that a store forgets nothing over a file
+// no process kept keys of in memory only, and that it reports its start
+// over a file one did.
+func TestLocalReplayForgot(t *testing.T) {
+	db := openReplay(t)
+	s, now := localOnClock(db, 100)
+	if !s.Forgot().IsZero() {
+		t.Errorf("new file: Forgot() = %v, want zero", s.Forgot())
+	}
+	if first, err := s.Once(t.Context(), "k", now.Now().Add(time.Minute)); err != nil || !first {
+		t.Fatalf("Once(k) = %v, %v; want true", first, err)
+	}
+	if next, _ := localOnClock(db, 100); !next.Forgot().IsZero() {
+		t.Errorf("after Once only: Forgot() = %v, want zero", next.Forgot())
+	}
+	onceLocal(t, s, "k2", now.Now().Add(time.Minute))
+	next, _ := localOnClock(db, 100)
+	if got := next.Forgot(); !got.Equal(now.Now()) {
+		t.Errorf("after OnceLocal: Forgot() = %v, want the start %v", got, now.Now())
+	}
 }
