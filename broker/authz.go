@@ -323,49 +323,71 @@ func OpenAuthz(ctx context.Context, cfg *Config, getenv func(string) string, log
 	if c, ok := dialRunning(ctx, cfg.AdminSocket()); ok {
 		return authzClient{c: c}, func() error { c.http.CloseIdleConnections(); return nil }, nil
 	}
-	lock, err := lockDataDir(cfg.DataDir)
+	off, err := openOffline(ctx, cfg, getenv, logger)
 	if err != nil {
-		return nil, nil, err
-	}
-	var (
-		st  stores
-		log *audit.Log
-	)
-	defer func() {
-		if err == nil {
-			return
-		}
-		if log != nil {
-			log.Close(context.WithoutCancel(ctx))
-		}
-		if st.db != nil {
-			st.db.Close()
-		}
-		lock.Close()
-	}()
-	if st, err = openStores(ctx, cfg, getenv); err != nil {
-		return nil, nil, err
-	}
-	if _, log, err = openAuditLog(ctx, cfg, st.audit, logger); err != nil {
 		return nil, nil, err
 	}
 	acfg := cfg.Authz
 	acfg.ModelFile = "" // a node applies it at start; the CLI changes only what it is asked to
-	a, err := newAuthz(ctx, acfg, st.tuples, log, logger)
+	a, err := newAuthz(ctx, acfg, off.st.tuples, off.log, logger)
 	if err != nil {
+		off.close()
 		return nil, nil, err
 	}
 	return a, func() error {
 		a.Close()
+		return off.close()
+	}, nil
+}
+
+// offline is a stopped node's state, opened by an admin command: the data
+// directory's lock, the store and the node's audit chain (so that what
+// the command writes is audited as the node would).
+type offline struct {
+	st  stores
+	log *audit.Log
+	// close flushes the audit chain, closes the store and releases the
+	// lock.
+	close func() error
+}
+
+// openOffline takes the data directory's lock and opens the store and
+// the node's audit chain; on error nothing stays open.
+func openOffline(ctx context.Context, cfg *Config, getenv func(string) string, logger *slog.Logger) (_ *offline, err error) {
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	o := &offline{}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if o.log != nil {
+			o.log.Close(context.WithoutCancel(ctx))
+		}
+		if o.st.db != nil {
+			o.st.db.Close()
+		}
+		lock.Close()
+	}()
+	if o.st, err = openStores(ctx, cfg, getenv); err != nil {
+		return nil, err
+	}
+	if _, o.log, err = openAuditLog(ctx, cfg, o.st.audit, logger); err != nil {
+		return nil, err
+	}
+	o.close = func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		err := log.Close(cctx)
-		if cerr := st.db.Close(); err == nil && cerr != nil {
+		err := o.log.Close(cctx)
+		if cerr := o.st.db.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("store: close: %w", cerr)
 		}
 		lock.Close()
 		return err
-	}, nil
+	}
+	return o, nil
 }
 
 // dialRunning returns a client of the node listening on the admin socket,

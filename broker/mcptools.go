@@ -8,12 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/subzero-gateway/subzero/audit"
 	"github.com/subzero-gateway/subzero/mcp"
 	"github.com/subzero-gateway/subzero/mcp/pin"
-	"github.com/subzero-gateway/subzero/mcp/pin/pinstore"
 )
 
 // OpenTools returns the gateway's tool administration for `subzero mcp
@@ -21,50 +18,20 @@ import (
 // on the data directory's store directly, with approvals recorded in the
 // node's audit chain (a node lists an approved tool when it next lists
 // its upstream). close releases what it opened.
-func OpenTools(ctx context.Context, cfg *Config, getenv func(string) string, logger *slog.Logger) (_ ToolsAdmin, close func() error, err error) {
+func OpenTools(ctx context.Context, cfg *Config, getenv func(string) string, logger *slog.Logger) (ToolsAdmin, func() error, error) {
 	if c, ok := dialRunning(ctx, cfg.AdminSocket()); ok {
 		return toolsClient{c: c}, func() error { c.http.CloseIdleConnections(); return nil }, nil
 	}
-	lock, err := lockDataDir(cfg.DataDir)
+	off, err := openOffline(ctx, cfg, getenv, logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	var (
-		st  stores
-		log *audit.Log
-	)
-	defer func() {
-		if err == nil {
-			return
-		}
-		if log != nil {
-			log.Close(context.WithoutCancel(ctx))
-		}
-		if st.db != nil {
-			st.db.Close()
-		}
-		lock.Close()
-	}()
-	if st, err = openStores(ctx, cfg, getenv); err != nil {
-		return nil, nil, err
-	}
-	if _, log, err = openAuditLog(ctx, cfg, st.audit, logger); err != nil {
-		return nil, nil, err
-	}
-	pins, err := pin.New(st.pins, cfg.MCP.Pinning, nil)
+	pins, err := pin.New(off.st.pins, cfg.MCP.Pinning, nil)
 	if err != nil {
+		off.close()
 		return nil, nil, fmt.Errorf("mcp.pinning: %w", err)
 	}
-	return offlineTools{pins: pins, rec: mcpRecorder{log: log, logger: logger}}, func() error {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		err := log.Close(cctx)
-		if cerr := st.db.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		lock.Close()
-		return err
-	}, nil
+	return offlineTools{pins: pins, rec: mcpRecorder{log: off.log, logger: logger}}, off.close, nil
 }
 
 // offlineTools administers the pins of a stopped node's store.
@@ -80,24 +47,9 @@ func (o offlineTools) Quarantined(ctx context.Context) ([]mcp.QuarantinedTool, e
 	}
 	out := make([]mcp.QuarantinedTool, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, quarantinedTool(r))
+		out = append(out, mcp.QuarantinedToolOf(r))
 	}
 	return out, nil
-}
-
-// quarantinedTool describes r, with what changed from its approved
-// definition when both parse.
-func quarantinedTool(r pinstore.Record) mcp.QuarantinedTool {
-	q := mcp.QuarantinedTool{Name: r.Key.String(), Upstream: r.Upstream, Tool: r.Tool, Hash: r.Hash,
-		PendingHash: r.PendingHash, QuarantinedAt: r.QuarantinedAt}
-	var old pin.Definition
-	if len(r.Definition) > 0 {
-		old, _ = pin.ParseDefinition(r.Upstream, r.Definition)
-	}
-	if nw, err := pin.ParseDefinition(r.Upstream, r.Pending); err == nil {
-		q.Changes = pin.Diff(old, nw)
-	}
-	return q
 }
 
 func (o offlineTools) Approve(ctx context.Context, name, hash, actor string) error {
@@ -138,13 +90,9 @@ func (t toolsClient) Approve(ctx context.Context, name, hash, _ string) error {
 }
 
 func (t toolsClient) call(ctx context.Context, method, path, body string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://admin"+path, strings.NewReader(body))
+	resp, err := t.c.send(ctx, method, path, strings.NewReader(body))
 	if err != nil {
 		return err
-	}
-	resp, err := t.c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errNoNode, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

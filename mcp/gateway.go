@@ -18,6 +18,7 @@ import (
 
 	"github.com/subzero-gateway/subzero/guard"
 	"github.com/subzero-gateway/subzero/mcp/pin"
+	"github.com/subzero-gateway/subzero/mcp/pin/pinstore"
 	"github.com/subzero-gateway/subzero/mcp/upstream"
 )
 
@@ -542,20 +543,26 @@ func (g *Gateway) Quarantined(ctx context.Context) ([]QuarantinedTool, error) {
 	}
 	out := make([]QuarantinedTool, 0, len(recs))
 	for _, r := range recs {
-		q := QuarantinedTool{
-			Name: r.Key.String(), Upstream: r.Upstream, Tool: r.Tool,
-			Hash: r.Hash, PendingHash: r.PendingHash, QuarantinedAt: r.QuarantinedAt,
-		}
-		var old, next pin.Definition
-		if len(r.Definition) > 0 {
-			old, _ = pin.ParseDefinition(r.Upstream, r.Definition)
-		}
-		if next, err = pin.ParseDefinition(r.Upstream, r.Pending); err == nil {
-			q.Changes = pin.Diff(old, next)
-		}
-		out = append(out, q)
+		out = append(out, QuarantinedToolOf(r))
 	}
 	return out, nil
+}
+
+// QuarantinedToolOf describes the quarantined tool r records, with what
+// changed from its approved definition when both parse.
+func QuarantinedToolOf(r pinstore.Record) QuarantinedTool {
+	q := QuarantinedTool{
+		Name: r.Key.String(), Upstream: r.Upstream, Tool: r.Tool,
+		Hash: r.Hash, PendingHash: r.PendingHash, QuarantinedAt: r.QuarantinedAt,
+	}
+	var old pin.Definition
+	if len(r.Definition) > 0 {
+		old, _ = pin.ParseDefinition(r.Upstream, r.Definition)
+	}
+	if next, err := pin.ParseDefinition(r.Upstream, r.Pending); err == nil {
+		q.Changes = pin.Diff(old, next)
+	}
+	return q
 }
 
 // ErrUnknownTool: Approve's name is no tool of a configured upstream.
