@@ -241,14 +241,24 @@ func dialAdmin(path string) adminClient {
 	return adminClient{http: &http.Client{Transport: tr}}
 }
 
-func (c adminClient) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://admin"+path+"?"+q.Encode(), nil)
+// send makes one request to the node; a request no node answered is
+// errNoNode.
+func (c adminClient) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://admin"+path, body)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoNode, err)
+	}
+	return resp, nil
+}
+
+func (c adminClient) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
+	resp, err := c.send(ctx, http.MethodGet, path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

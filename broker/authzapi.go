@@ -301,13 +301,9 @@ func (a authzClient) call(ctx context.Context, method, path string, body, out an
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://admin"+path, rd)
+	resp, err := a.c.send(ctx, method, path, rd)
 	if err != nil {
 		return err
-	}
-	resp, err := a.c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errNoNode, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
