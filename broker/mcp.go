@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -100,27 +101,16 @@ type mcpNode struct {
 	gateway   *mcp.Gateway
 	resources map[string]*resourceGuard // by path: "/mcp", "/mcp/<name>"
 	urls      map[string]*url.URL       // resource URI by path
-	scopes    []string
-	dpop      bool
 	closeOnce sync.Once
 }
 
-// mcpPaths are the paths the gateway serves: /mcp and /mcp/<server>.
+// paths are the paths the gateway serves: /mcp and /mcp/<server>.
 func (c MCPConfig) paths() []string {
 	out := []string{"/mcp"}
-	for _, name := range sortedMapKeys(c.Servers) {
+	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
 		out = append(out, "/mcp/"+name)
 	}
 	return out
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // newMCPNode assembles the gateway; it serves once started.
@@ -151,8 +141,7 @@ func newMCPNode(cfg MCPConfig, issuer *url.URL, pins pin.Store, p *pipeline, sca
 		ups.Close()
 		return nil, err
 	}
-	n := &mcpNode{upstreams: ups, gateway: gw, resources: map[string]*resourceGuard{}, urls: map[string]*url.URL{},
-		scopes: cfg.Scopes, dpop: cfg.RequireDPoP}
+	n := &mcpNode{upstreams: ups, gateway: gw, resources: map[string]*resourceGuard{}, urls: map[string]*url.URL{}}
 	for _, path := range cfg.paths() {
 		n.urls[path] = issuer.JoinPath(path)
 	}

@@ -208,14 +208,19 @@ func TestMCPGatewayTypeScriptSDK(t *testing.T) {
 	}
 }
 
+// socketClient talks HTTP to the node's admin socket.
+func socketClient(n *testNode) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", n.cfg.AdminSocket())
+	}}}
+}
+
 // auditEvents reads the node's audit events of type typ through the
 // admin socket.
 func auditEvents(t *testing.T, n *testNode, typ string) []map[string]any {
 	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", n.cfg.AdminSocket())
-	}}}
+	c := socketClient(n)
 	resp, err := c.Get("http://admin/audit/scan?node=" + n.srv.Node() + "&from=1")
 	if err != nil {
 		t.Fatal(err)
@@ -288,10 +293,7 @@ func toolNames(t *testing.T, c *client.Client) []string {
 // adminSocket calls the node's admin socket.
 func adminSocket(t *testing.T, n *testNode, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", n.cfg.AdminSocket())
-	}}}
+	c := socketClient(n)
 	req, _ := http.NewRequest(method, "http://admin"+path, strings.NewReader(body))
 	resp, err := c.Do(req)
 	if err != nil {
