@@ -15,6 +15,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
+import { loginAndConsent } from './browser.mjs'
 
 const fail = (msg) => { console.error(`FAIL: ${msg}`); process.exit(1) }
 const check = (ok, msg) => { if (!ok) fail(msg) }
@@ -25,40 +26,6 @@ const username = process.env.E2E_USERNAME ?? fail('E2E_USERNAME is not set')
 const password = process.env.E2E_PASSWORD ?? fail('E2E_PASSWORD is not set')
 const expect = JSON.parse(process.env.E2E_EXPECT ?? '{}')
 const redirectUri = 'http://127.0.0.1:8976/callback'
-
-// A browser: fetch with manual redirects and a cookie jar of one origin.
-const jar = new Map()
-async function browse(url, init = {}) {
-  const headers = new Headers(init.headers)
-  if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '))
-  const res = await fetch(url, { ...init, headers, redirect: 'manual' })
-  for (const c of res.headers.getSetCookie()) {
-    const [pair, ...attrs] = c.split(';')
-    const name = pair.slice(0, pair.indexOf('=')).trim()
-    const value = pair.slice(pair.indexOf('=') + 1).trim()
-    if (value === '' || attrs.some((a) => /^\s*max-age\s*=\s*(0|-)/i.test(a))) jar.delete(name)
-    else jar.set(name, value)
-  }
-  return res
-}
-const unescapeHTML = (s) => s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, e) =>
-  e[0] === '#' ? String.fromCodePoint(Number(e[1].toLowerCase() === 'x' ? '0' + e.slice(1) : e.slice(1)))
-    : { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[e.toLowerCase()])
-const pageMessage = (html) => unescapeHTML(html.match(/<p class="(?:error|message)"[^>]*>([^<]*)/)?.[1] ?? html)
-const attrs = (tag) => Object.fromEntries([...tag.matchAll(/([a-z_-]+)="([^"]*)"/gi)].map(([, k, v]) => [k.toLowerCase(), unescapeHTML(v)]))
-async function submitForm(pageURL, html, fields) {
-  const forms = [...html.matchAll(/<form\b[^>]*>/gi)]
-  check(forms.length === 1, `want one form on ${pageURL}, found ${forms.length}: ${pageMessage(html)}`)
-  const action = new URL(attrs(forms[0][0]).action ?? '', pageURL)
-  const body = new URLSearchParams()
-  for (const [tag] of html.matchAll(/<input\b[^>]*>/gi)) {
-    const a = attrs(tag)
-    if (a.name) body.set(a.name, a.value ?? '')
-  }
-  for (const [k, v] of Object.entries(fields)) body.set(k, v)
-  const origin = new URL(pageURL).origin
-  return browse(action, { method: 'POST', body, headers: { origin, 'sec-fetch-site': 'same-origin' } })
-}
 
 // The agent's OAuth client provider: in memory; redirectToAuthorization
 // plays the user at the login and consent pages and keeps the code.
@@ -89,18 +56,7 @@ const provider = {
   async redirectToAuthorization(url) {
     check(url.searchParams.get('code_challenge_method') === 'S256', 'the SDK did not use PKCE S256')
     check(url.searchParams.get('resource') === mcpURL.href, `resource ${url.searchParams.get('resource')}, want ${mcpURL.href}`)
-    let res = await browse(url)
-    let html = await res.text()
-    check(res.status === 200 && /name="password"/.test(html), `authorization request: ${res.status}, want the login form: ${pageMessage(html)}`)
-    res = await submitForm(url, html, { username, password })
-    check(res.status === 302 || res.status === 303, `login: ${res.status}, want a redirect: ${pageMessage(await res.text())}`)
-    const consentURL = new URL(res.headers.get('location'), url)
-    res = await browse(consentURL)
-    html = await res.text()
-    check(res.status === 200 && /name="decision"/.test(html), `after login: ${res.status}, want the consent page: ${pageMessage(html)}`)
-    res = await submitForm(consentURL, html, { decision: 'approve' })
-    const location = new URL(res.headers.get('location') ?? '', url)
-    check(location.href.startsWith(redirectUri + '?'), `consent: ${res.status} to ${location}, want ${redirectUri}`)
+    const location = await loginAndConsent(url, username, password, redirectUri)
     code = location.searchParams.get('code')
     check(code, `no code in ${location}`)
     step(`logged in as ${username} and approved; code returned to ${redirectUri}`)
