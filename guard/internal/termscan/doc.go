@@ -23,7 +23,10 @@
 //     so that the shallow states, where prose spends most of its steps,
 //     share pages; its alphabet is the bytes its own terms use, a space
 //     and the lower-case letters first, so that a step on prose reads
-//     the first two cache lines of a row.
+//     the first cache line of a row. Its entries are uint16 state
+//     numbers in rows of 64 when it has at most 32,768 states and 64
+//     classes (the injection lexicon's ASCII automaton: 18k states,
+//     2.2 MB), else premultiplied uint32s.
 //   - A text longer than a few terms is read in four interleaved lanes
 //     whose ranges overlap by the longest term less one byte, so that four
 //     independent table loads are in flight instead of one. Each lane

@@ -44,6 +44,8 @@ type Options struct {
 	WordStart func(term int) bool
 	// Word holds the bytes that continue a word; with WordStart only.
 	Word func(b byte) bool
+	// wide builds every table wide, for the tests.
+	wide bool
 }
 
 // New compiles the terms. A term may repeat (each index is reported, in
@@ -86,12 +88,12 @@ func NewOptions(terms []string, o Options) (*Matcher, error) {
 		m.anchored = m.anchored || a
 		g.pats, g.ids, g.anchored = append(g.pats, w), append(g.ids, int32(i)), append(g.anchored, a)
 	}
-	m.blocks = append(m.blocks, block{always: true, dfa: newDFA(ascii.pats, ascii.ids, ascii.anchored, m.lens, &word)})
+	m.blocks = append(m.blocks, block{always: true, dfa: newDFA(ascii.pats, ascii.ids, ascii.anchored, m.lens, &word, o.wide)})
 	for k, g := range wide {
 		if len(g.pats) == 0 {
 			continue
 		}
-		m.blocks = append(m.blocks, block{any: k == 0, leads: g.leads, dfa: newDFA(g.pats, g.ids, g.anchored, m.lens, &word)})
+		m.blocks = append(m.blocks, block{any: k == 0, leads: g.leads, dfa: newDFA(g.pats, g.ids, g.anchored, m.lens, &word, o.wide)})
 	}
 	return m, nil
 }

@@ -121,36 +121,64 @@ func sameOpts(m *Matcher, ref *ahocorasick.Automaton, o Options, text string, sc
 	return nil
 }
 
+// tables runs f on the matcher build returns for o, its tables narrow
+// where they can be, and for o with every table wide, checking that
+// the first has a narrow table and the second none.
+func tables(t *testing.T, o Options, build func(o Options) *Matcher, f func(t *testing.T, m *Matcher)) {
+	t.Helper()
+	for _, name := range []string{"narrow", "wide"} {
+		t.Run(name, func(t *testing.T) {
+			o.wide = name == "wide"
+			m := build(o)
+			narrow := 0
+			for _, b := range m.blocks {
+				if b.dfa.narrow != nil {
+					narrow++
+				}
+			}
+			if name == "wide" && narrow > 0 || name == "narrow" && narrow == 0 {
+				t.Fatalf("%d of %d tables narrow", narrow, len(m.blocks))
+			}
+			f(t, m)
+		})
+	}
+}
+
 // TestMatchesReference checks the split, laned automata against one
 // automaton over all terms on every development-set row, as written and
-// lower-cased, with terms drawn from the set.
+// lower-cased, with terms drawn from the set, on both tables.
 func TestMatchesReference(t *testing.T) {
 	texts := devTexts(t)
 	terms := devTerms(texts)
-	m, err := New(terms)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.blocks) < 5 {
-		t.Fatalf("%d script blocks: the development set's words should split into more", len(m.blocks))
-	}
 	ref := reference(t, terms)
-	var sc Scratch
-	laned, found := 0, 0
-	for i, text := range texts {
-		if len(text) >= lanes*laneMin*m.MaxLen() {
-			laned++
+	build := func(o Options) *Matcher {
+		m, err := NewOptions(terms, o)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, x := range []string{text, strings.ToLower(text)} {
-			if err := same(m, ref, x, &sc); err != nil {
-				t.Fatalf("row %d: %v", i, err)
+		return m
+	}
+	tables(t, Options{}, build, func(t *testing.T, m *Matcher) {
+		if len(m.blocks) < 5 {
+			t.Fatalf("%d script blocks: the development set's words should split into more", len(m.blocks))
+		}
+		var sc Scratch
+		laned, found := 0, 0
+		for i, text := range texts {
+			if len(text) >= lanes*laneMin*m.MaxLen() {
+				laned++
 			}
+			for _, x := range []string{text, strings.ToLower(text)} {
+				if err := same(m, ref, x, &sc); err != nil {
+					t.Fatalf("row %d: %v", i, err)
+				}
+			}
+			found += len(m.Find(nil, text, &sc))
 		}
-		found += len(m.Find(nil, text, &sc))
-	}
-	if laned == 0 || found < len(texts) {
-		t.Errorf("%d texts long enough for lanes, %d occurrences: the test checks little", laned, found)
-	}
+		if laned == 0 || found < len(texts) {
+			t.Errorf("%d texts long enough for lanes, %d occurrences: the test checks little", laned, found)
+		}
+	})
 }
 
 // wordOpts anchors every term whose index is even at word starts, words
@@ -166,46 +194,56 @@ var wordOpts = Options{
 func TestWordStartMatchesReference(t *testing.T) {
 	texts := devTexts(t)
 	terms := devTerms(texts)
-	m, err := NewOptions(terms, wordOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ref := reference(t, terms)
-	var sc Scratch
-	dropped := 0
-	for i, text := range texts {
-		for _, x := range []string{text, strings.ToLower(text)} {
-			if err := sameOpts(m, ref, wordOpts, x, &sc); err != nil {
-				t.Fatalf("row %d: %v", i, err)
-			}
+	build := func(o Options) *Matcher {
+		m, err := NewOptions(terms, o)
+		if err != nil {
+			t.Fatal(err)
 		}
-		dropped += len(ref.FindAllOverlapping([]byte(text))) - len(m.Find(nil, text, &sc))
+		return m
 	}
-	if dropped == 0 {
-		t.Error("no occurrence inside a word left out: the test checks little")
-	}
+	tables(t, wordOpts, build, func(t *testing.T, m *Matcher) {
+		var sc Scratch
+		dropped := 0
+		for i, text := range texts {
+			for _, x := range []string{text, strings.ToLower(text)} {
+				if err := sameOpts(m, ref, wordOpts, x, &sc); err != nil {
+					t.Fatalf("row %d: %v", i, err)
+				}
+			}
+			dropped += len(ref.FindAllOverlapping([]byte(text))) - len(m.Find(nil, text, &sc))
+		}
+		if dropped == 0 {
+			t.Error("no occurrence inside a word left out: the test checks little")
+		}
+	})
 }
 
 // TestWordStartLaneBorders moves an anchored term of the longest length
 // across every lane border, after a word byte and after a space.
 func TestWordStartLaneBorders(t *testing.T) {
 	terms := []string{"abcd", "xa", "b"}
-	m, err := NewOptions(terms, wordOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ref := reference(t, terms)
-	var sc Scratch
-	for n := 8; n < 80; n++ {
-		for p := 1; p+4 <= n; p++ {
-			for _, before := range []string{"x", " "} {
-				text := strings.Repeat("x", p-1) + before + "abcd" + strings.Repeat("x", n-p-4)
-				if err := sameOpts(m, ref, wordOpts, text, &sc); err != nil {
-					t.Fatalf("%q: %v", text, err)
+	build := func(o Options) *Matcher {
+		m, err := NewOptions(terms, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	tables(t, wordOpts, build, func(t *testing.T, m *Matcher) {
+		var sc Scratch
+		for n := 8; n < 80; n++ {
+			for p := 1; p+4 <= n; p++ {
+				for _, before := range []string{"x", " "} {
+					text := strings.Repeat("x", p-1) + before + "abcd" + strings.Repeat("x", n-p-4)
+					if err := sameOpts(m, ref, wordOpts, text, &sc); err != nil {
+						t.Fatalf("%q: %v", text, err)
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 func TestNew(t *testing.T) {
@@ -357,8 +395,11 @@ func FuzzMatcher(f *testing.F) {
 		if err := same(m, ref, soup(terms, text), &sc); err != nil {
 			t.Fatalf("terms %q, soup: %v", extra, err)
 		}
-		// Half of the terms at word starts only.
-		mw, err := NewOptions(terms, wordOpts)
+		// Half of the terms at word starts only, on wide tables (m's are
+		// narrow).
+		wo := wordOpts
+		wo.wide = true
+		mw, err := NewOptions(terms, wo)
 		if err != nil {
 			t.Fatal(err)
 		}
