@@ -1,0 +1,92 @@
+// Package llm is Subzero's OpenAI-compatible model proxy: an
+// http.Handler ([Proxy]) serving POST /v1/chat/completions (plain and SSE
+// streaming), POST /v1/embeddings and GET /v1/models, in front of
+// configured upstreams (OpenAI, Azure OpenAI, and OpenAI-compatible
+// servers such as vLLM or Ollama).
+//
+// Each call takes the pipeline's steps in order: the caller (set in the
+// request context by the node's authentication middleware,
+// [WithCaller]), request validation with OpenAI's error bodies, the
+// budget ([Limiter]), the model's authorization (the API key's model
+// scope, then the [Authorizer]), the input guard, the upstream call with
+// fallback, the output guard, and one [Event] for the [Recorder] on every
+// exit.
+//
+// # Routing
+//
+// A model name is an alias (tried target by target), a model that one or
+// more upstreams list (tried in configuration order), or
+// "upstream/model". The next target is tried after a 5xx, a timeout, a
+// transport error or an open circuit breaker (sony/gobreaker, one per
+// upstream) — never once an answer has started. Each upstream has a
+// timeout (to the end of a plain answer, to the headers of a stream) and
+// a stream idle timeout.
+//
+// # Fidelity
+//
+// Requests are forwarded as the client sent them: the JSON object keeps
+// its members and their order, and only the members the proxy must
+// change are re-encoded (the model name of the target, redacted or
+// canaried messages, stream_options.include_usage). Fields the proxy does
+// not know pass through untouched. For that reason the upstream call is a
+// plain net/http request rather than a go-openai client call, whose typed
+// requests would drop unknown fields; go-openai's conventions are kept
+// (base URL with /v1, Bearer auth; Azure's deployment path, api-version
+// and api-key header) and its types read usage and errors. Answers are
+// relayed the same way: a non-streamed answer is re-encoded only when the
+// guard redacts it or usage must be added; a streamed chunk only when
+// its content is held back or redacted, or its usage stripped.
+//
+// # Guard
+//
+// Input: the messages (or the embeddings input) are scanned as one JSON
+// document in the prompt direction (route "v1/chat/completions" or
+// "v1/embeddings", the caller's client); a block answers 400
+// content_policy_violation naming the finding classes, a redaction
+// replaces the values before the request leaves. With guard.canary a
+// fresh canary token ([output.NewCanary]) is added to the first system
+// message (or as one); with guard.system_prompt_leak the system prompts
+// are registered with the leak detector for the time of the call
+// (reference-counted across concurrent calls).
+//
+// Output: a plain answer's choices are scanned in the completion
+// direction; a block answers 400 content_policy_violation, a redaction
+// replaces the values. A streamed answer is scanned incrementally: the
+// last guard.hold_back_bytes of each choice's content are held back and
+// every release is preceded by a scan of the held text and the recent
+// released context, so a finding split across chunks (a canary in three
+// deltas, an e-mail address in two) is caught before its last part is
+// sent. Chunks without content (the first chunk's role, tool calls,
+// finish reasons) are sent at once, so the first chunk is not delayed. A
+// block ends the stream with an error event,
+// data: {"error": {...}}, which go-openai's stream reader and the openai
+// npm package both raise as an API error, and no [DONE].
+//
+// Streamed tool-call arguments and logprobs are relayed without the hold
+// back.
+//
+// # Tokens
+//
+// Prompt tokens are counted before the call (exactly, with the guard's
+// tiktoken-compatible tokenizer, for texts up to 1 KiB; estimated for
+// longer ones) and charged with max_tokens to the budget; after the call
+// the ticket is settled with the upstream's usage, or with a count of the
+// answer when the upstream gives none, which is then added to the answer
+// (or as the last chunk of a stream whose client asked for usage). The
+// proxy asks a streaming upstream for usage (stream_options.include_usage)
+// and strips it from the client's stream unless the client asked too.
+//
+// # Security
+//
+// Provider keys come from secret references only; they are sent to their
+// upstream alone, never logged, never in errors, and an upstream's 401 or
+// 403 (whose message may quote part of the key) reaches the client as a
+// 502. Nothing of the client's request but its body goes upstream: not
+// its Authorization header, not its other headers. Redirects are not
+// followed. Request bodies, messages, upstream answers and event-stream
+// lines are bounded (max_body_bytes, max_messages, max_response_bytes,
+// max_sse_line_bytes); a body naming a member twice is refused, so that
+// the guard and the upstream cannot read different values. Error messages
+// name the finding classes, never the content, and audit events hold a
+// SHA-256 of the content, not the content.
+package llm

@@ -1,0 +1,481 @@
+package llm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/subzero-gateway/subzero/guard"
+)
+
+// chatStream relays a streamed answer chunk by chunk. Content passes the
+// output guard through a hold-back window per choice (see [streamGuard]);
+// every other field is sent as soon as it arrives. A block ends the
+// stream with an error event and no [DONE].
+func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, a *attempt, req *chatRequest, prompt int64) {
+	a.timer.Stop() // the timeout bounded the wait for the headers
+	a.done(false)
+	idle := a.t.up.cfg.StreamIdleTimeout
+	idleTimer := time.AfterFunc(idle, func() { a.cancel(errUpstreamTimeout) })
+	defer idleTimer.Stop()
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+
+	sg := &streamGuard{
+		ctx: ctx, p: p, c: c, guard: p.deps.Guard, holdBack: p.cfg.Guard.HoldBackBytes,
+		meta: guard.Meta{Route: RouteChat, Client: c.caller.ClientID},
+		held: map[int64]*held{}, includeUsage: req.includeUsage, model: a.t.model,
+		seen: map[findingKey]bool{},
+	}
+	var buf []byte
+	send := func(data []byte) bool {
+		buf = append(buf[:0], "data: "...)
+		buf = append(buf, data...)
+		buf = append(buf, "\n\n"...)
+		if _, err := w.Write(buf); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	gone := func() {
+		c.ev.Status, c.ev.Decision, c.ev.Reason = statusClientClosed, "error", "client went away"
+	}
+	end := func(e *apiError) {
+		if ctx.Err() != nil {
+			gone()
+			return
+		}
+		c.ev.Decision, c.ev.Reason = e.Decision, e.Reason
+		if c.ev.Decision == "" {
+			c.ev.Decision = "error"
+		}
+		if c.ev.Reason == "" {
+			c.ev.Reason = e.Message
+		}
+		send(e.body())
+	}
+	defer func() { c.streamUsage(sg, prompt) }()
+
+	sc := newSSEScanner(a.resp.Body, p.cfg.MaxSSELineBytes)
+	for {
+		data, err := sc.next()
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				gone()
+			case err == io.EOF:
+				// The upstream ended without [DONE]: deliver what is held, then end.
+				for _, out := range sg.flushAll() {
+					if out.err != nil {
+						end(out.err)
+						return
+					}
+					if !send(out.data) {
+						gone()
+						return
+					}
+				}
+				end(&apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream ended the stream early.", Reason: "stream ended without [DONE]"})
+			case a.timedOut():
+				end(&apiError{Status: http.StatusGatewayTimeout, Type: "server_error", Message: "The model's upstream stopped sending.", Reason: "stream idle timeout"})
+			case errors.Is(err, errLineTooLong):
+				end(&apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an event too large.", Reason: err.Error()})
+			default:
+				end(&apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream failed.", Reason: "reading the stream: " + err.Error()})
+			}
+			return
+		}
+		idleTimer.Reset(idle)
+		if string(data) == "[DONE]" {
+			for _, out := range sg.flushAll() {
+				if out.err != nil {
+					end(out.err)
+					return
+				}
+				if !send(out.data) {
+					gone()
+					return
+				}
+			}
+			if u := sg.usageChunk(prompt); u != nil && !send(u) {
+				gone()
+				return
+			}
+			if !send([]byte("[DONE]")) {
+				gone()
+			}
+			return
+		}
+		out, aerr := sg.chunk(data)
+		if aerr != nil {
+			end(aerr)
+			return
+		}
+		if out != nil && !send(out) {
+			gone()
+			return
+		}
+	}
+}
+
+// streamUsage settles the event's token counts after a stream.
+func (c *call) streamUsage(sg *streamGuard, prompt int64) {
+	if sg.usage != nil {
+		c.ev.PromptTokens, c.ev.CompletionTokens = int64(sg.usage.PromptTokens), int64(sg.usage.CompletionTokens)
+		c.used = c.ev.PromptTokens + c.ev.CompletionTokens
+		return
+	}
+	c.ev.PromptTokens, c.ev.CompletionTokens, c.ev.TokensCounted = prompt, sg.completion, true
+	c.used = prompt + sg.completion
+}
+
+// streamGuard runs the output guard over streamed content.
+//
+// Per choice, content is appended to pending; only the part of pending
+// beyond the last holdBack bytes is released to the client, after a scan
+// of the released context (tail, up to holdBack bytes already sent)
+// followed by all of pending. A finding that straddles the release point
+// holds the point back to its start, so a value that can still grow (an
+// e-mail address, a canary arriving letter by letter) is never sent in
+// part; a block ends the stream. When a choice finishes, all of pending
+// is scanned and released. Redaction replaces held text before release.
+// The whole answer is never buffered: at most pending (holdBack, or up to
+// maxHeldFactor×holdBack while a finding straddles) and tail per choice.
+type streamGuard struct {
+	ctx          context.Context
+	p            *Proxy
+	c            *call
+	guard        guard.Scanner // nil: content passes as it comes
+	holdBack     int
+	meta         guard.Meta
+	held         map[int64]*held
+	order        []int64 // choice indexes in order of appearance
+	includeUsage bool    // the client asked for the usage chunk
+	model        string
+	usage        *openai.Usage
+	completion   int64  // tokens counted in released content
+	template     object // the last chunk's members but choices and usage
+	seen         map[findingKey]bool
+}
+
+type held struct {
+	pending  string
+	tail     string
+	released int // bytes released so far
+	finished bool
+}
+
+type findingKey struct {
+	detector string
+	start    int
+}
+
+// maxHeldFactor bounds pending, as a multiple of holdBack, when findings
+// keep straddling the release point.
+const maxHeldFactor = 4
+
+func (g *streamGuard) choice(i int64) *held {
+	h := g.held[i]
+	if h == nil {
+		h = &held{}
+		g.held[i] = h
+		g.order = append(g.order, i)
+	}
+	return h
+}
+
+// chunk processes one upstream chunk and returns what to send (nil:
+// nothing) or the error that ends the stream.
+func (g *streamGuard) chunk(data []byte) ([]byte, *apiError) {
+	obj, err := decodeObject(data)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an invalid chunk.", Reason: "invalid chunk: " + err.Error()}
+	}
+	if e := obj.get("error"); !isNull(e) {
+		return nil, upstreamStreamError(e)
+	}
+	changed := false
+	usagePresent := false
+	if raw := obj.get("usage"); raw != nil {
+		usagePresent = !isNull(raw)
+		if usagePresent {
+			var u openai.Usage
+			if json.Unmarshal(raw, &u) == nil {
+				g.usage = &u
+			}
+		}
+		if !g.includeUsage {
+			obj.del("usage")
+			changed = true
+		}
+	}
+	var choices []json.RawMessage
+	if raw := obj.get("choices"); !isNull(raw) {
+		if err := json.Unmarshal(raw, &choices); err != nil {
+			return nil, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an invalid chunk.", Reason: "invalid choices"}
+		}
+	}
+	g.keepTemplate(obj)
+	if len(choices) == 0 {
+		if usagePresent && !g.includeUsage {
+			return nil, nil // the usage chunk the client did not ask for
+		}
+		if changed {
+			return obj.bytes(), nil
+		}
+		return data, nil
+	}
+	notable, choicesChanged := false, false
+	for i, raw := range choices {
+		co, err := decodeObject(raw)
+		if err != nil {
+			return nil, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an invalid chunk.", Reason: "invalid choice"}
+		}
+		var idx int64
+		_ = json.Unmarshal(co.get("index"), &idx)
+		delta, _ := decodeObject(co.get("delta"))
+		var content string
+		hasContent := false
+		if raw := delta.get("content"); !isNull(raw) && json.Unmarshal(raw, &content) == nil {
+			hasContent = true
+		}
+		finish := !isNull(co.get("finish_reason"))
+		if finish || !isNull(co.get("logprobs")) {
+			notable = true
+		}
+		for _, m := range delta {
+			if m.key != "content" && !isNull(m.val) {
+				notable = true
+			}
+		}
+		if g.guard == nil {
+			if content != "" {
+				g.account(content)
+				notable = true
+			}
+			continue
+		}
+		h := g.choice(idx)
+		out := ""
+		if content != "" {
+			h.pending += content
+			o, aerr := g.release(h, false)
+			if aerr != nil {
+				return nil, aerr
+			}
+			out = o
+		}
+		if finish {
+			o, aerr := g.release(h, true)
+			if aerr != nil {
+				return nil, aerr
+			}
+			out += o
+			h.finished = true
+		}
+		if out != "" {
+			notable = true
+		}
+		if hasContent || out != "" {
+			if out != content {
+				delta.set("content", jsonString(out))
+				co.set("delta", delta.bytes())
+				choices[i] = co.bytes()
+				choicesChanged = true
+			}
+		}
+	}
+	if !notable {
+		return nil, nil // only content, all of it held back
+	}
+	if choicesChanged {
+		obj.set("choices", joinArray(choices))
+		changed = true
+	}
+	if changed {
+		return obj.bytes(), nil
+	}
+	return data, nil
+}
+
+func (g *streamGuard) keepTemplate(obj object) {
+	t := make(object, 0, len(obj))
+	for _, m := range obj {
+		if m.key != "choices" && m.key != "usage" {
+			t = append(t, m)
+		}
+	}
+	g.template = t
+}
+
+// account adds released content to the content hash and the counted
+// completion tokens.
+func (g *streamGuard) account(s string) {
+	g.c.hash.Write([]byte(s))
+	g.completion += int64(guard.CountTokens(g.model, s))
+}
+
+// release scans a choice's held content and returns what may be sent
+// now: all of it when final, else what lies before the hold-back window.
+func (g *streamGuard) release(h *held, final bool) (string, *apiError) {
+	if h.pending == "" || !final && len(h.pending) <= g.holdBack {
+		return "", nil
+	}
+	window := h.tail + h.pending
+	off := len(h.tail)
+	v, aerr := g.scan(window, h.released-off)
+	if aerr != nil {
+		return "", aerr
+	}
+	cut := len(h.pending)
+	if !final {
+		cut -= g.holdBack
+		for moved := true; moved; {
+			moved = false
+			for _, f := range v.Findings {
+				s, e := f.Start-off, f.End-off
+				if s < cut && cut < e {
+					cut, moved = max(s, 0), true
+				}
+			}
+		}
+		if cut == 0 && len(h.pending) > maxHeldFactor*g.holdBack {
+			cut = len(h.pending) - g.holdBack // a finding that keeps growing: release it, redacted
+		}
+		for cut > 0 && cut < len(h.pending) && !utf8.RuneStart(h.pending[cut]) {
+			cut--
+		}
+		if cut <= 0 {
+			return "", nil
+		}
+	}
+	seg := h.pending[:cut]
+	out := seg
+	if v.Action == guard.Redact {
+		v2, aerr := g.scan(seg, h.released)
+		if aerr != nil {
+			return "", aerr
+		}
+		if v2.Action == guard.Redact {
+			out = v2.Redacted
+		}
+	}
+	h.released += len(seg)
+	h.pending = h.pending[cut:]
+	h.tail += seg
+	if n := len(h.tail) - g.holdBack; n > 0 {
+		for n < len(h.tail) && !utf8.RuneStart(h.tail[n]) {
+			n++
+		}
+		h.tail = h.tail[n:]
+	}
+	g.account(out)
+	return out, nil
+}
+
+// scan runs the output guard over text, which starts at byte at of the
+// choice's content, and records new findings; a block is an error.
+func (g *streamGuard) scan(text string, at int) (guard.Verdict, *apiError) {
+	v, err := g.guard.Scan(g.ctx, guard.Input{Direction: guard.Completion, Text: text, Meta: g.meta})
+	if err != nil {
+		return v, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's answer could not be inspected.", Reason: "guard: " + err.Error()}
+	}
+	for _, f := range v.Findings {
+		k := findingKey{f.Detector, at + f.Start}
+		if !g.seen[k] {
+			g.seen[k] = true
+			g.c.ev.Findings = append(g.c.ev.Findings, f)
+		}
+	}
+	if v.Action == guard.Block {
+		return v, policyError("The model's answer was withheld by the gateway's content policy", v.Findings)
+	}
+	return v, nil
+}
+
+// flushed is a chunk to send at the end of a stream, or the error that
+// ends it.
+type flushed struct {
+	data []byte
+	err  *apiError
+}
+
+// flushAll releases what every unfinished choice still holds, as chunks
+// built on the last chunk's members.
+func (g *streamGuard) flushAll() []flushed {
+	var out []flushed
+	for _, i := range g.order {
+		h := g.held[i]
+		if h.finished || h.pending == "" {
+			continue
+		}
+		s, aerr := g.release(h, true)
+		if aerr != nil {
+			return append(out, flushed{err: aerr})
+		}
+		if s == "" {
+			continue
+		}
+		o := append(object(nil), g.template...)
+		o.set("choices", json.RawMessage(`[{"index":`+strconv.FormatInt(i, 10)+`,"delta":{"content":`+string(jsonString(s))+`},"finish_reason":null}]`))
+		out = append(out, flushed{data: o.bytes()})
+	}
+	return out
+}
+
+// usageChunk returns the usage chunk the client asked for when the
+// upstream sent none.
+func (g *streamGuard) usageChunk(prompt int64) []byte {
+	if !g.includeUsage || g.usage != nil {
+		return nil
+	}
+	o := append(object(nil), g.template...)
+	o.set("choices", json.RawMessage("[]"))
+	o.set("usage", usageJSON(prompt, g.completion))
+	return o.bytes()
+}
+
+// upstreamStreamError re-encodes an error event of the upstream.
+func upstreamStreamError(raw json.RawMessage) *apiError {
+	e := &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream failed.", Reason: "upstream error event"}
+	var ae openai.APIError
+	if json.Unmarshal(raw, &ae) == nil {
+		if ae.Message != "" {
+			e.Message = clip(ae.Message, 1024)
+		}
+		if ae.Type != "" {
+			e.Type = clip(ae.Type, 64)
+		}
+		if c, ok := ae.Code.(string); ok {
+			e.Code = clip(c, 64)
+		}
+	}
+	return e
+}
+
+func joinArray(items []json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(it)
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
