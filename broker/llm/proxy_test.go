@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,16 +245,25 @@ func TestSystemPromptEchoCaught(t *testing.T) {
 	}
 }
 
+func reverse(s string) string {
+	r := []rune(s)
+	slices.Reverse(r)
+	return string(r)
+}
+
 func TestEmailSplitAcrossChunksRedacted(t *testing.T) {
-	_, base := startUpstream(t, llmdemo.Options{ChunkBytes: 7})
+	up, base := startUpstream(t, llmdemo.Options{ChunkBytes: 7})
 	g, _ := testGuard(t)
 	cfg := basicConfig(base)
 	cfg.Guard.HoldBackBytes = 64
 	env := newProxy(t, cfg, llm.Deps{Guard: g})
 	text := "Sure. The contact for the invoice is jane.doe@example.org and she answers within a day, usually in the morning."
-	s, err := env.client().CreateChatCompletionStream(t.Context(), chatReq("say: "+text))
+	s, err := env.client().CreateChatCompletionStream(t.Context(), chatReq("say reversed: "+reverse(text)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(up.LastRequest()), "[EMAIL") {
+		t.Fatalf("the prompt held an address: %s", up.LastRequest())
 	}
 	got, _, err := readStream(s)
 	if err != nil {

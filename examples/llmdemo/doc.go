@@ -8,6 +8,10 @@
 // The answer to a chat request is chosen by the last user message:
 //
 //	say: <text>     answer exactly <text> (planted PII, injection text, ...)
+//	say reversed: <text>
+//	                answer <text> reversed, rune by rune: plants in the
+//	                answer what the proxy's input guard would have
+//	                redacted or blocked in the prompt
 //	leak canary     answer with the canary token found in the system
 //	                prompt ("The reference is <canary>."), or "no canary"
 //	fail            answer 500 with an OpenAI-style server_error

@@ -204,6 +204,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 	answer := fmt.Sprintf("Hello from llmdemo. You sent %d messages.", len(req.Messages))
 	hangAfter := false
 	switch {
+	case strings.HasPrefix(user, "say reversed:"):
+		answer = reverse(strings.TrimPrefix(strings.TrimPrefix(user, "say reversed:"), " "))
 	case strings.HasPrefix(user, "say:"):
 		answer = strings.TrimPrefix(strings.TrimPrefix(user, "say:"), " ")
 	case strings.HasPrefix(user, "hang after:"):
@@ -340,4 +342,13 @@ func (s *Server) models(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+}
+
+// reverse reverses s rune by rune.
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
 }
