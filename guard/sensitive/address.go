@@ -120,6 +120,11 @@ const (
 	addrContext // "address: Name 12, City"
 )
 
+// atWordStart reports whether address reads a street word of kind k only
+// where it starts a word (where no letter precedes it): the keyword
+// automaton need not report it after an ASCII letter.
+func atWordStart(k int8) bool { return k != addrGlued && k != addrContext }
+
 // addAddressWords adds the street words to the keyword set, each with
 // its kinds.
 func addAddressWords(kw *keywordSet) {

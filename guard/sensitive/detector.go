@@ -187,7 +187,7 @@ func New(cfg Config) (*Detector, error) {
 		}
 	}
 	if len(d.kw.words) > 0 {
-		ac, err := termscan.New(d.kw.words)
+		ac, err := termscan.NewOptions(d.kw.words, termscan.Options{WordStart: d.kw.wordStart, Word: isAlpha})
 		if err != nil {
 			return nil, fmt.Errorf("sensitive: keyword automaton: %w", err)
 		}
@@ -205,6 +205,24 @@ type keywordSet struct {
 	index   map[string]int
 	targets [][]target
 	addr    [][]int8
+}
+
+// wordStart reports whether pattern i is looked for at word starts only
+// (see termscan.Options): a street word that triggers no secret detector
+// and is read at word starts only (atWordStart). Inside a word ("first",
+// "just", "way" in "always") the automaton then neither reports it nor
+// follows it, and the hits it leaves out are those after an ASCII
+// letter, where address finds a letter before the word and gives up.
+func (kw *keywordSet) wordStart(i int) bool {
+	if len(kw.targets[i]) > 0 || len(kw.addr[i]) == 0 {
+		return false
+	}
+	for _, k := range kw.addr[i] {
+		if !atWordStart(k) {
+			return false
+		}
+	}
+	return true
 }
 
 // id returns the pattern ID of w, adding it when new.
@@ -359,7 +377,8 @@ func (d *Detector) Detect(dst []guard.Finding, text string, _ *guard.Normalized,
 // keywordHits lower-cases text into s.low and finds the keywords in it:
 // every occurrence, overlapping, ordered by end and, at one end, longest
 // first (the order of coregx's FindAllOverlapping, which termscan_test.go
-// checks), in s.hits.
+// checks), less those of word-start patterns (keywordSet.wordStart) right
+// after an ASCII letter, in s.hits.
 func (d *Detector) keywordHits(s *scratch, text string) {
 	s.low = lowerASCII(s.low[:0], text)
 	s.hits = s.hits[:0]

@@ -121,7 +121,8 @@ type hit struct {
 }
 
 // checkHits holds the shared automaton's hits, as each family reads
-// them, to the family's own automaton's, in order.
+// them, to the family's own automaton's, in order, less the street
+// words' hits that keywordSet.wordStart leaves out.
 func checkHits(t *testing.T, d *Detector, h hitsRef, text string) {
 	t.Helper()
 	low := lowerASCII(nil, text)
@@ -139,7 +140,11 @@ func checkHits(t *testing.T, d *Detector, h hitsRef, text string) {
 		wantS = append(wantS, hit{string(h.secret.Pattern(m.PatternID)), m.Start, m.End})
 	}
 	for _, m := range h.addr.FindAllOverlapping(low) {
-		wantA = append(wantA, hit{string(h.addr.Pattern(m.PatternID)), m.Start, m.End})
+		w := string(h.addr.Pattern(m.PatternID))
+		if d.kw.wordStart(d.kw.index[w]) && m.Start > 0 && isAlpha(low[m.Start-1]) {
+			continue // a word-start pattern inside a word
+		}
+		wantA = append(wantA, hit{w, m.Start, m.End})
 	}
 	if !slices.Equal(gotS, wantS) {
 		t.Fatalf("secret keyword hits on %.80q:\n%s", text, cmp.Diff(wantS, gotS, cmp.AllowUnexported(hit{})))
