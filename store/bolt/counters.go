@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -238,12 +239,12 @@ func checkCounterArgs(keys []string, lengths []time.Duration, n int, slots []str
 		return errCounterArgs
 	}
 	for i, k := range keys {
-		if len(k) == 0 || len(k) > maxCounterKey || lengths[i] < time.Millisecond {
+		if len(k) == 0 || len(k) > maxCounterKey || lengths[i] < time.Millisecond || slices.Contains(keys[:i], k) {
 			return errCounterArgs
 		}
 	}
-	for _, k := range slots {
-		if len(k) == 0 || len(k) > maxCounterKey {
+	for j, k := range slots {
+		if len(k) == 0 || len(k) > maxCounterKey || slices.Contains(slots[:j], k) {
 			return errCounterArgs
 		}
 	}

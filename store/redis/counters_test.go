@@ -1,7 +1,13 @@
 package redis_test
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/subzero-gateway/subzero/broker/limits"
 	"github.com/subzero-gateway/subzero/store/redis"
@@ -51,7 +57,7 @@ func TestCountersKeyLayout(t *testing.T) {
 	}
 	raw := rawClient(t)
 	p := cfg.KeyPrefix + "{limits}:"
-	want := map[string]string{p + "w:user:alice:rpm": "hash", p + "w:user:alice:tpd": "hash", p + "c:user:alice:conc": "zset"}
+	want := map[string]string{p + "w:user:alice": "hash", p + "c:user:alice:conc": "zset"}
 	keys, err := raw.Keys(ctx, cfg.KeyPrefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +77,44 @@ func TestCountersKeyLayout(t *testing.T) {
 			t.Errorf("key %q has no expiry (%s)", k, ttl)
 		}
 	}
-	if got := raw.HGet(ctx, p+"w:user:alice:tpd", "c").Val(); got != "5" {
-		t.Errorf("tpd count = %q, want 5", got)
+	// length, fixed-window index, current and previous counts
+	day := int64(24 * time.Hour / time.Millisecond)
+	if got, want := raw.HGet(ctx, p+"w:user:alice", "tpd").Val(), fmt.Sprintf("%d %d 5 0", day, time.Now().UnixMilli()/day); got != want {
+		t.Errorf("tpd = %q, want %q", got, want)
+	}
+	// The hash lives as long as its longest window needs.
+	if ttl := raw.PTTL(ctx, p+"w:user:alice").Val(); ttl < 47*time.Hour {
+		t.Errorf("TTL of the hash = %s, want about 48h", ttl)
 	}
 }
 
+// BenchmarkCounters also reports the server's CPU time per call (INFO
+// cpu: used_cpu_user plus used_cpu_sys), what bounds one Redis's calls/s.
 func BenchmarkCounters(b *testing.B) {
 	db := openDB(b, config(b, srv), noEnv)
 	h := &countHook{}
 	redis.UnsafeClient(db).AddHook(h)
+	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer raw.Close()
+	cpu := func() float64 {
+		info, err := raw.Info(b.Context(), "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var total float64
+		for _, line := range strings.Split(info, "\n") {
+			name, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if name == "used_cpu_user" || name == "used_cpu_sys" {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatalf("INFO cpu: %s: %v", line, err)
+				}
+				total += f
+			}
+		}
+		return total
+	}
+	before := cpu()
 	storetest.BenchCounters(b, db.Counters(), h.n.Load)
+	b.ReportMetric((cpu()-before)*1e6/float64(b.N), "redis-cpu-µs/call")
 }

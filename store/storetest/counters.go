@@ -372,6 +372,15 @@ func Counters(t *testing.T, open func(t *testing.T) limits.Counters) {
 				return err
 			},
 			"settle sizes": func() error { return c.Settle(ctx, at(0), at(0), []string{"k"}, nil, 1, nil, "") },
+			"twice": func() error {
+				m := []time.Duration{time.Minute, time.Minute}
+				_, _, err := c.Charge(ctx, at(0), []string{"k", "k"}, m, []int64{1, 1}, []int64{1, 1}, nil, nil, "", 0)
+				return err
+			},
+			"slot twice": func() error {
+				_, _, err := c.Charge(ctx, at(0), nil, nil, nil, nil, []string{"s", "s"}, []int64{1, 1}, "l", time.Minute)
+				return err
+			},
 		} {
 			if err := call(); err == nil {
 				t.Errorf("%s: no error", name)
