@@ -97,7 +97,9 @@ const MaxIDBytes = 512
 
 // Request is one model call to admit.
 type Request struct {
-	Who   Who
+	Who Who
+	// Model is the model asked for. It is not budgeted on its own: every
+	// model draws on the same budgets.
 	Model string
 	// Tokens is the counted prompt tokens plus the completion tokens
 	// reserved for the answer.
@@ -264,9 +266,10 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (*Ticket, error) {
 		lengths   []time.Duration
 		limits    []int64
 		amounts   []int64
-		names     []string // scope and limit of each window and slot set
+		names     []name // of each window
 		slots     []string
 		slotLims  []int64
+		slotNames []string // scope of each slot set
 		tokenKeys []string
 		tokenLens []time.Duration
 	)
@@ -283,15 +286,15 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (*Ticket, error) {
 			return nil, &Exceeded{Scope: s.name, Limit: LimitMaxTokens}
 		}
 		base := s.name + ":" + id + ":"
-		add := func(limit string, kind string, length time.Duration, max, n int64) *Exceeded {
-			if max == 0 {
+		add := func(limit, kind string, length time.Duration, ceiling, n int64) *Exceeded {
+			if ceiling == 0 {
 				return nil
 			}
-			if n > max {
+			if n > ceiling {
 				return &Exceeded{Scope: s.name, Limit: limit}
 			}
-			keys, lengths, limits, amounts = append(keys, base+kind), append(lengths, length), append(limits, max), append(amounts, n)
-			names = append(names, s.name+"\x00"+limit)
+			keys, lengths, limits, amounts = append(keys, base+kind), append(lengths, length), append(limits, ceiling), append(amounts, n)
+			names = append(names, name{s.name, limit})
 			if kind != "rpm" {
 				tokenKeys, tokenLens = append(tokenKeys, base+kind), append(tokenLens, length)
 			}
@@ -307,7 +310,7 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (*Ticket, error) {
 			return nil, e
 		}
 		if b.Concurrent > 0 {
-			slots, slotLims = append(slots, base+"conc"), append(slotLims, b.Concurrent)
+			slots, slotLims, slotNames = append(slots, base+"conc"), append(slotLims, b.Concurrent), append(slotNames, s.name)
 		}
 	}
 	t := &Ticket{l: l, at: l.now(), reserved: r.Tokens, keys: tokenKeys, lengths: tokenLens, slots: slots}
@@ -324,24 +327,15 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (*Ticket, error) {
 	case denied < 0:
 		return t, nil
 	case denied < len(keys):
-		scopeName, limit := splitName(names[denied])
-		return nil, &Exceeded{Scope: scopeName, Limit: limit, RetryAfter: max(wait, 0)}
+		return nil, &Exceeded{Scope: names[denied].scope, Limit: names[denied].limit, RetryAfter: max(wait, 0)}
 	case denied < len(keys)+len(slots):
-		scopeName, _ := splitName(slots[denied-len(keys)])
-		return nil, &Exceeded{Scope: scopeName, Limit: LimitConcurrent, RetryAfter: max(wait, time.Millisecond)}
+		return nil, &Exceeded{Scope: slotNames[denied-len(keys)], Limit: LimitConcurrent, RetryAfter: max(wait, time.Millisecond)}
 	}
 	return nil, fmt.Errorf("limits: store refused index %d of %d", denied, len(keys)+len(slots))
 }
 
-// splitName splits "scope\x00limit", or "scope:..." for a slot key.
-func splitName(s string) (scopeName, limit string) {
-	for i := range len(s) {
-		if s[i] == 0 || s[i] == ':' {
-			return s[:i], s[i+1:]
-		}
-	}
-	return s, ""
-}
+// name names a window for [Exceeded].
+type name struct{ scope, limit string }
 
 // Done ends the request: it adds to or refunds from the token windows the
 // difference between the tokens used and those reserved, and releases the
