@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,37 +49,99 @@ import (
 // gateway's overhead). ns/op is the time of one round of the three calls.
 // It reports each way's p50 and p99, and the gateway's added latency as
 // the difference of the quantiles (bearer-added = b − a, dpop-added =
-// c − a).
+// c − a). It runs with two generators: lean (pre-encoded requests over
+// net/http, see leanCaller) and mcp-go (mcp-go's client, as an agent).
 func BenchmarkGatewayToolsCall(b *testing.B) {
 	f := startCallFixture(b)
-	kinds := []callerKind{direct, bearer, dpop}
-	clients := make([]*client.Client, len(kinds))
-	for _, k := range kinds {
-		clients[k] = f.client(b, k)
-	}
-	var lat [3][]time.Duration
-	ctx := b.Context()
-	round := 0
-	audit0 := f.node.auditStats(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		for j := range kinds {
-			k := kinds[(round+j)%len(kinds)]
-			cctx := ctx
-			if k == dpop {
-				cctx = context.WithValue(ctx, proofKey{}, f.dpopProofer.sign(b, http.MethodPost, f.node.mcpURL, f.dpopToken))
+	for _, gen := range generators {
+		b.Run(gen, func(b *testing.B) {
+			kinds := []callerKind{direct, bearer, dpop}
+			callers := make([]caller, len(kinds))
+			proofs := &proofQueue{}
+			for _, k := range kinds {
+				callers[k] = f.caller(b, gen, k, proofs)
 			}
-			start := time.Now()
-			if err := callTool(cctx, clients[k], k); err != nil {
-				b.Fatal(err)
+			var lat [3][]time.Duration
+			ctx := b.Context()
+			round := 0
+			audit0 := f.node.auditStats(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				for j := range kinds {
+					k := kinds[(round+j)%len(kinds)]
+					cctx := ctx
+					if k == dpop {
+						proof := f.dpopProofer.sign(b, http.MethodPost, f.node.mcpURL, f.dpopToken)
+						if gen == genLean {
+							proofs.fill(proof)
+						} else {
+							cctx = context.WithValue(ctx, proofKey{}, proof)
+						}
+					}
+					start := time.Now()
+					if err := callers[k].call(cctx); err != nil {
+						b.Fatal(err)
+					}
+					lat[k] = append(lat[k], time.Since(start))
+				}
+				round++
 			}
-			lat[k] = append(lat[k], time.Since(start))
-		}
-		round++
+			b.StopTimer()
+			reportLatency(b, lat)
+			f.node.auditStats(b).report(b, audit0)
+		})
 	}
-	b.StopTimer()
-	reportLatency(b, lat)
-	f.node.auditStats(b).report(b, audit0)
+}
+
+// The generators: the lean one, and mcp-go's client.
+const (
+	genLean  = "lean"
+	genMCPGo = "mcp-go"
+)
+
+var generators = []string{genLean, genMCPGo}
+
+// proofQueue holds DPoP proofs signed ahead of the lean callers' requests.
+type proofQueue struct{ ch chan string }
+
+// fill queues proofs, replacing what is left.
+func (q *proofQueue) fill(proofs ...string) {
+	q.ch = make(chan string, len(proofs))
+	for _, p := range proofs {
+		q.ch <- p
+	}
+}
+
+// prepare signs n proofs for the callers of kind k ahead of a run.
+func (f *callFixture) prepare(b *testing.B, k callerKind, q *proofQueue, n int) {
+	if k != dpop {
+		return
+	}
+	proofs := make([]string, n)
+	for i := range proofs {
+		proofs[i] = f.dpopProofer.sign(b, http.MethodPost, f.node.mcpURL, f.dpopToken)
+	}
+	q.fill(proofs...)
+}
+
+// caller connects a caller of kind k with the generator gen; a lean DPoP
+// caller takes its proofs from q.
+func (f *callFixture) caller(tb testing.TB, gen string, k callerKind, q *proofQueue) caller {
+	tb.Helper()
+	if gen == genMCPGo {
+		return mcpgoCaller{c: f.client(tb, k), k: k}
+	}
+	switch k {
+	case direct:
+		return newLeanCaller(tb, f.leanHTTP, f.upstreamURL, k, "", nil)
+	case bearer:
+		return newLeanCaller(tb, f.leanHTTP, f.node.mcpURL, k, "Bearer "+f.bearerToken, nil)
+	default:
+		// The session is opened with proofs of its own.
+		q.fill(f.dpopProofer.sign(tb, http.MethodPost, f.node.mcpURL, f.dpopToken),
+			f.dpopProofer.sign(tb, http.MethodPost, f.node.mcpURL, f.dpopToken))
+		return newLeanCaller(tb, f.leanHTTP, f.node.mcpURL, k, "DPoP "+f.dpopToken, q)
+	}
 }
 
 // reportLatency reports p50 and p99 of each way and the gateway's added
@@ -108,15 +171,16 @@ const (
 // saturated.
 var offeredRates = []int{500, 2000}
 
-// BenchmarkGatewayLoad drives the tool with many callers in this process.
+// BenchmarkGatewayLoad drives the tool with many callers in this process,
+// with each generator (lean, mcp-go; see BenchmarkGatewayToolsCall).
 //
-// closed/<way>: loadClients callers call as fast as they can (b.N calls in
-// all, so -benchtime sets the duration); it reports calls/s and the
-// callers' p50 and p99.
+// closed/<gen>/<way>: loadClients callers call as fast as they can (b.N
+// calls in all, so -benchtime sets the duration); it reports calls/s and
+// the callers' p50 and p99.
 //
-// open<rate>/<way>: b.N calls scheduled at a fixed interval (rate calls/s
-// offered whatever the answers' pace: every 500 µs for 2,000/s), each
-// latency measured from the call's scheduled time, so that a stall is
+// open<rate>/<gen>/<way>: b.N calls scheduled at a fixed interval (rate
+// calls/s offered whatever the answers' pace: every 500 µs for 2,000/s),
+// each latency measured from the call's scheduled time, so that a stall is
 // counted in full (no coordinated omission). It reports the calls/s
 // achieved, p50 and p99. The rates are 2,000/s, the issue's, and 500/s,
 // which shows the added latency of a node that keeps up.
@@ -131,38 +195,53 @@ var offeredRates = []int{500, 2000}
 // calls shared one.
 func BenchmarkGatewayLoad(b *testing.B) {
 	f := startCallFixture(b)
-	pools := map[callerKind]chan *client.Client{}
-	for _, k := range []callerKind{direct, bearer, dpop} {
-		pools[k] = make(chan *client.Client, loadWorkers)
-		for range loadWorkers {
-			pools[k] <- f.client(b, k)
+	type poolKey struct {
+		gen string
+		k   callerKind
+	}
+	pools := map[poolKey]chan caller{}
+	queues := map[poolKey]*proofQueue{}
+	for _, gen := range generators {
+		for _, k := range []callerKind{direct, bearer, dpop} {
+			key := poolKey{gen, k}
+			pools[key] = make(chan caller, loadWorkers)
+			queues[key] = &proofQueue{}
+			for range loadWorkers {
+				pools[key] <- f.caller(b, gen, k, queues[key])
+			}
 		}
 	}
-	for _, k := range []callerKind{direct, bearer, dpop} {
-		b.Run("closed/"+k.String(), func(b *testing.B) {
-			audit0, cpu0 := f.node.auditStats(b), processCPU(b)
-			closedLoop(b, k, pools[k])
-			b.ReportMetric(micros(processCPU(b)-cpu0)/float64(b.N), "cpu-µs/call")
-			if k != direct {
-				f.node.auditStats(b).report(b, audit0)
-			}
-		})
+	run := func(b *testing.B, gen string, k callerKind, loop func(*testing.B, chan caller)) {
+		key := poolKey{gen, k}
+		if gen == genLean {
+			f.prepare(b, k, queues[key], b.N+loadWorkers)
+		}
+		audit0, cpu0 := f.node.auditStats(b), processCPU(b)
+		loop(b, pools[key])
+		b.ReportMetric(micros(processCPU(b)-cpu0)/float64(b.N), "cpu-µs/call")
+		if k != direct {
+			f.node.auditStats(b).report(b, audit0)
+		}
+	}
+	for _, gen := range generators {
+		for _, k := range []callerKind{direct, bearer, dpop} {
+			b.Run("closed/"+gen+"/"+k.String(), func(b *testing.B) {
+				run(b, gen, k, closedLoop)
+			})
+		}
 	}
 	for _, rate := range offeredRates {
-		for _, k := range []callerKind{direct, bearer, dpop} {
-			b.Run(fmt.Sprintf("open%d/%s", rate, k), func(b *testing.B) {
-				audit0, cpu0 := f.node.auditStats(b), processCPU(b)
-				openLoop(b, k, pools[k], rate)
-				b.ReportMetric(micros(processCPU(b)-cpu0)/float64(b.N), "cpu-µs/call")
-				if k != direct {
-					f.node.auditStats(b).report(b, audit0)
-				}
-			})
+		for _, gen := range generators {
+			for _, k := range []callerKind{direct, bearer, dpop} {
+				b.Run(fmt.Sprintf("open%d/%s/%s", rate, gen, k), func(b *testing.B) {
+					run(b, gen, k, func(b *testing.B, pool chan caller) { openLoop(b, pool, rate) })
+				})
+			}
 		}
 	}
 }
 
-func closedLoop(b *testing.B, k callerKind, pool chan *client.Client) {
+func closedLoop(b *testing.B, pool chan caller) {
 	rec := &recorder{}
 	ctx := b.Context()
 	b.SetParallelism((loadClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -174,7 +253,7 @@ func closedLoop(b *testing.B, k callerKind, pool chan *client.Client) {
 		defer func() { rec.add(lat) }()
 		for pb.Next() {
 			start := time.Now()
-			if err := callTool(ctx, c, k); err != nil {
+			if err := c.call(ctx); err != nil {
 				b.Error(err)
 				return
 			}
@@ -187,7 +266,7 @@ func closedLoop(b *testing.B, k callerKind, pool chan *client.Client) {
 	b.ReportMetric(micros(quantile(rec.all, 0.99)), "p99-µs")
 }
 
-func openLoop(b *testing.B, k callerKind, pool chan *client.Client, rate int) {
+func openLoop(b *testing.B, pool chan caller, rate int) {
 	ctx := b.Context()
 	interval := time.Second / time.Duration(rate)
 	type job struct{ at time.Time }
@@ -201,7 +280,7 @@ func openLoop(b *testing.B, k callerKind, pool chan *client.Client, rate int) {
 			var lat []time.Duration
 			defer func() { rec.add(lat) }()
 			for j := range jobs {
-				if err := callTool(ctx, c, k); err != nil {
+				if err := c.call(ctx); err != nil {
 					b.Error(err)
 					continue
 				}
@@ -381,4 +460,148 @@ func countTools(tb testing.TB, contentType string, body []byte) int {
 		tb.Fatalf("tools/list answer (%s): %v", contentType, err)
 	}
 	return len(msg.Result.Tools)
+}
+
+// The lean load generator: like wrk, it sends pre-encoded requests and
+// does no more than check the answers, so that the benchmarks' figures are
+// the server's, not mcp-go's client's (whose encoding and decoding cost
+// most of a direct call). Each caller opens a real MCP session
+// (initialize, then notifications/initialized, on protocol 2025-11-25)
+// over keep-alive net/http, then sends tools/call with the same JSON-RPC
+// body each time; the answer is read in full and must be a result holding
+// the tool's text, not an error.
+
+// leanProtocol is the protocol version the lean callers speak.
+const leanProtocol = mcpgo.ProtocolVersion20251125
+
+// caller makes one tools/call and checks its answer.
+type caller interface {
+	call(ctx context.Context) error
+}
+
+// mcpgoCaller calls through mcp-go's client.
+type mcpgoCaller struct {
+	c *client.Client
+	k callerKind
+}
+
+func (m mcpgoCaller) call(ctx context.Context) error { return callTool(ctx, m.c, m.k) }
+
+// leanCaller calls with net/http and pre-encoded bodies.
+type leanCaller struct {
+	hc      *http.Client
+	url     string
+	k       callerKind
+	auth    string // Authorization header value; "" for direct
+	session string
+	body    []byte
+	// proofs are signed ahead of the requests (DPoP): the client's signing
+	// is not the gateway's cost.
+	proofs *proofQueue
+	buf    bytes.Buffer
+}
+
+// leanToolsCall is the body of every lean tools/call to the tool name.
+func leanToolsCall(name string) []byte {
+	return []byte(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"` + name + `","arguments":{"id":"q3-planning"}}}`)
+}
+
+// newLeanCaller opens a session at url for a caller of kind k.
+func newLeanCaller(tb testing.TB, hc *http.Client, url string, k callerKind, auth string, proofs *proofQueue) *leanCaller {
+	tb.Helper()
+	l := &leanCaller{hc: hc, url: url, k: k, auth: auth, proofs: proofs, body: leanToolsCall(toolName(k))}
+	ctx := context.Background()
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + leanProtocol +
+		`","capabilities":{},"clientInfo":{"name":"subzero-bench-lean","version":"1"}}}`
+	resp, body, err := l.post(ctx, []byte(init))
+	if err != nil {
+		tb.Fatalf("lean %s: initialize: %v", k, err)
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"result"`)) {
+		tb.Fatalf("lean %s: initialize: %s %.200s", k, resp.Status, body)
+	}
+	if l.session = resp.Header.Get(mcpgo.HeaderSessionID); l.session == "" {
+		tb.Fatalf("lean %s: initialize: no session ID", k)
+	}
+	resp, body, err = l.post(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		tb.Fatalf("lean %s: notifications/initialized: %v %v %.200s", k, err, resp, body)
+	}
+	tb.Cleanup(func() {
+		req, err := http.NewRequest(http.MethodDelete, l.url, nil)
+		if err != nil {
+			return
+		}
+		if l.header(req) != nil {
+			return
+		}
+		if resp, err := l.hc.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	return l
+}
+
+func (l *leanCaller) header(req *http.Request) error {
+	h := req.Header
+	h["Content-Type"] = []string{"application/json"}
+	h["Accept"] = []string{"application/json, text/event-stream"}
+	if l.session != "" {
+		h[mcpgo.HeaderSessionID] = []string{l.session}
+		h[mcpgo.HeaderProtocolVersion] = []string{leanProtocol}
+	}
+	switch {
+	case l.k == dpop:
+		var proof string
+		select {
+		case proof = <-l.proofs.ch:
+		default:
+			return errors.New("out of DPoP proofs")
+		}
+		h["Authorization"] = []string{l.auth}
+		h["Dpop"] = []string{proof}
+	case l.auth != "":
+		h["Authorization"] = []string{l.auth}
+	}
+	return nil
+}
+
+// post sends body and reads the whole answer into l.buf.
+func (l *leanCaller) post(ctx context.Context, body []byte) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := l.header(req); err != nil {
+		return nil, nil, err
+	}
+	resp, err := l.hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	l.buf.Reset()
+	_, err = l.buf.ReadFrom(resp.Body)
+	return resp, l.buf.Bytes(), err
+}
+
+var (
+	leanWantText = []byte(`"text":"` + readDocText + `"`)
+	leanIsError  = []byte(`"isError":true`)
+	leanResult   = []byte(`"result":{`)
+)
+
+func (l *leanCaller) call(ctx context.Context) error {
+	resp, body, err := l.post(ctx, l.body)
+	if err != nil {
+		return fmt.Errorf("lean %s: tools/call: %w", l.k, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("lean %s: tools/call: %s %.200s", l.k, resp.Status, body)
+	}
+	if !bytes.Contains(body, leanResult) || bytes.Contains(body, leanIsError) || !bytes.Contains(body, leanWantText) {
+		return fmt.Errorf("lean %s: tools/call: not a result with the tool's text: %.300s", l.k, body)
+	}
+	return nil
 }

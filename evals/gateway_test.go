@@ -350,13 +350,14 @@ type callFixture struct {
 	bearerToken string
 	dpopToken   string
 	dpopProofer *proofer
+	leanHTTP    *http.Client // the lean callers' keep-alive connections
 }
 
 // startCallFixture is shared by the benchmarks of a run: a node takes a
 // while to start, and the benchmark functions run more than once.
 func startCallFixture(tb testing.TB) *callFixture {
 	tb.Helper()
-	f := &callFixture{upstreamURL: startUpstream(tb, "docs", upstreamTool("read_doc"))}
+	f := &callFixture{upstreamURL: startUpstream(tb, "docs", upstreamTool("read_doc")), leanHTTP: httpClient(nil)}
 	f.node = startGateway(tb, map[string]string{"docs": f.upstreamURL}, serverTuples("docs", "read_doc"))
 	f.bearerToken = f.node.token(tb, nil)
 	key := newKey(tb)
@@ -426,6 +427,12 @@ func TestGatewayBenchFixture(t *testing.T) {
 	f := startCallFixture(t)
 	for _, k := range []callerKind{direct, bearer, dpop} {
 		if err := callTool(t.Context(), f.client(t, k), k); err != nil {
+			t.Error(err)
+		}
+		q := &proofQueue{}
+		lean := f.caller(t, genLean, k, q)
+		q.fill(f.dpopProofer.sign(t, http.MethodPost, f.node.mcpURL, f.dpopToken))
+		if err := lean.call(t.Context()); err != nil {
 			t.Error(err)
 		}
 	}
