@@ -7,6 +7,11 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/subzero-gateway/subzero/guard"
+	"github.com/subzero-gateway/subzero/guard/output"
+	"github.com/subzero-gateway/subzero/guard/standard"
 )
 
 // FuzzDecodeChat checks that the request decoder never panics, answers
@@ -122,4 +127,101 @@ func FuzzStreamGuardChunk(f *testing.F) {
 			t.Fatalf("sent %s, not JSON", out)
 		}
 	})
+}
+
+// FuzzStreamHoldBack streams an answer holding an e-mail address and a
+// multi-byte text in chunks of fuzzed sizes through the output guard and
+// checks that the client receives exactly the redacted answer, whatever
+// the chunking, and never a part of the address.
+func FuzzStreamHoldBack(f *testing.F) {
+	g, err := standard.New(guard.Default())
+	if err != nil {
+		f.Fatal(err)
+	}
+	const answer = "Grüße — the contact is jane.doe@example.org, ask her about the invoice. Ça va? 東京 again and again until the end."
+	want := strings.Replace(answer, "jane.doe@example.org", "[EMAIL_1]", 1)
+	f.Add([]byte{1}, 16)
+	f.Add([]byte{3, 7, 2, 9}, 24)
+	f.Add([]byte{50, 1, 1, 1}, 64)
+	f.Fuzz(func(t *testing.T, sizes []byte, holdBack int) {
+		if len(sizes) == 0 {
+			return
+		}
+		holdBack = 24 + abs(holdBack)%200 // at least the address's length
+		p := &Proxy{deps: Deps{Guard: g}}
+		c := &call{p: p}
+		c.startHash(nil)
+		sg := &streamGuard{ctx: t.Context(), p: p, c: c, guard: g, holdBack: holdBack, held: map[int64]*held{}, seen: map[findingKey]bool{}}
+		var got strings.Builder
+		for i, k := 0, 0; i < len(answer); k++ {
+			n := int(sizes[k%len(sizes)])%40 + 1
+			j := min(i+n, len(answer))
+			for j < len(answer) && !utf8.RuneStart(answer[j]) {
+				j++ // a JSON string holds whole characters
+			}
+			chunk := `{"id":"x","choices":[{"index":0,"delta":{"content":` + string(jsonString(answer[i:j])) + `},"finish_reason":null}]}`
+			i = j
+			out, aerr := sg.chunk([]byte(chunk))
+			if aerr != nil {
+				t.Fatalf("chunk: %v", aerr)
+			}
+			got.WriteString(contentOf(t, out))
+			if strings.Contains(got.String(), "jane") {
+				t.Fatalf("part of the address was sent: %q", got.String())
+			}
+		}
+		out, aerr := sg.chunk([]byte(`{"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`))
+		if aerr != nil {
+			t.Fatal(aerr)
+		}
+		got.WriteString(contentOf(t, out))
+		if got.String() != want {
+			t.Fatalf("sent %q, want %q", got.String(), want)
+		}
+
+		// A canary: the stream ends in a block before any of it is sent.
+		canary := output.NewCanary()
+		leaky := "Here you go: the internal reference is " + canary + " as asked, and more text follows it."
+		sg = &streamGuard{ctx: t.Context(), p: p, c: c, guard: g, holdBack: holdBack, held: map[int64]*held{}, seen: map[findingKey]bool{}}
+		got.Reset()
+		blocked := false
+		for i, k := 0, 0; i < len(leaky) && !blocked; k++ {
+			j := min(i+int(sizes[k%len(sizes)])%40+1, len(leaky))
+			out, aerr := sg.chunk([]byte(`{"id":"x","choices":[{"index":0,"delta":{"content":` + string(jsonString(leaky[i:j])) + `},"finish_reason":null}]}`))
+			i = j
+			if aerr != nil {
+				blocked = aerr.Code == "content_policy_violation"
+				break
+			}
+			got.WriteString(contentOf(t, out))
+		}
+		if !blocked {
+			_, aerr := sg.chunk([]byte(`{"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`))
+			blocked = aerr != nil && aerr.Code == "content_policy_violation"
+		}
+		if !blocked || strings.Contains(got.String(), canary[:3]) {
+			t.Fatalf("blocked %v, sent %q (canary %s)", blocked, got.String(), canary)
+		}
+	})
+}
+
+func contentOf(t *testing.T, chunk []byte) string {
+	if chunk == nil {
+		return ""
+	}
+	var c struct {
+		Choices []struct {
+			Delta struct {
+				Content string `json:"content"`
+			} `json:"delta"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(chunk, &c); err != nil {
+		t.Fatalf("chunk %s: %v", chunk, err)
+	}
+	var b strings.Builder
+	for _, ch := range c.Choices {
+		b.WriteString(ch.Delta.Content)
+	}
+	return b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/subzero-gateway/subzero/broker/llm"
 	"github.com/subzero-gateway/subzero/examples/llmdemo"
 	"github.com/subzero-gateway/subzero/guard"
+	"github.com/subzero-gateway/subzero/internal/secret"
 )
 
 func chatReq(content string) openai.ChatCompletionRequest {
@@ -688,4 +691,45 @@ func TestOneEventPerCall(t *testing.T) {
 		t.Errorf("decisions (-want +got):\n%s", diff)
 	}
 	_ = up
+}
+
+func TestAnswerRedacted(t *testing.T) {
+	_, base := startUpstream(t, llmdemo.Options{})
+	g, _ := testGuard(t)
+	env := newProxy(t, basicConfig(base), llm.Deps{Guard: g})
+	resp, err := env.client().CreateChatCompletion(t.Context(), chatReq("say reversed: "+reverse("Write to jane.doe@example.org today.")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Choices[0].Message.Content; got != "Write to [EMAIL_1] today." {
+		t.Errorf("content = %q", got)
+	}
+}
+
+func TestAzureUpstream(t *testing.T) {
+	demo := llmdemo.New(llmdemo.Options{})
+	var path, query, apiKey, auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, query, apiKey, auth = r.URL.Path, r.URL.RawQuery, r.Header.Get("api-key"), r.Header.Get("Authorization")
+		r.URL.Path = "/v1/chat/completions"
+		demo.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	base, _ := url.Parse(srv.URL)
+	cfg := llm.Default()
+	cfg.Upstreams = []llm.UpstreamConfig{{Name: "az", Kind: llm.KindAzure, BaseURL: base,
+		APIKey: secret.Ref{Env: "TEST_PROVIDER_KEY"}, Models: []string{"my-gpt4o"}}}
+	env := newProxy(t, cfg, llm.Deps{})
+	req := chatReq("say: from Azure")
+	req.Model = "my-gpt4o"
+	resp, err := env.client().CreateChatCompletion(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].Message.Content != "from Azure" {
+		t.Errorf("content = %q", resp.Choices[0].Message.Content)
+	}
+	if path != "/openai/deployments/my-gpt4o/chat/completions" || query != "api-version="+llm.DefaultAzureAPIVersion || apiKey != providerKey || auth != "" {
+		t.Errorf("Azure request: path %q, query %q, api-key set %v, Authorization %q", path, query, apiKey == providerKey, auth)
+	}
 }
