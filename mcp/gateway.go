@@ -91,6 +91,11 @@ type Gateway struct {
 	sessions *sessions
 	origins  map[string]bool
 
+	// fastCalls counts the calls served on the fast path (fastcall.go);
+	// noFast turns it off (tests compare the two paths).
+	fastCalls atomic.Uint64
+	noFast    atomic.Bool
+
 	collisions *prometheus.GaugeVec
 	hidden     prometheus.Gauge
 	refreshErr *prometheus.CounterVec
@@ -347,10 +352,12 @@ func (g *Gateway) listTools(ctx context.Context, u *upstream.Upstream) ([]*toolE
 			name:   name,
 			up:     u,
 			tool:   t,
+			raw:    upstream.NewRawTool(t),
 			listed: listedTool(name, t),
 			object: kindTool + ":" + u.Name() + "." + t.Name,
 			risk:   riskOf(g.cfg.Risk, name, t),
 		}
+		e.headerBound = len(mcpgo.ExtractParamHeaderBindings(&e.listed)) > 0
 		e.hash, e.hidden = g.checkTool(ctx, u, name, t)
 		out = append(out, e)
 	}

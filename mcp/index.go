@@ -22,6 +22,7 @@ type toolEntry struct {
 	name string // namespaced, as clients see it
 	up   *upstream.Upstream
 	tool mcpgo.Tool // as the upstream lists it
+	raw  *upstream.RawTool
 	// listed is the tool as clients see it: namespaced, without
 	// execution (calls are forwarded synchronously), its schemas
 	// encoded once.
@@ -32,6 +33,9 @@ type toolEntry struct {
 	// hidden says why the tool is hidden and its calls refused ("" when it
 	// is usable): quarantined, refused by the pins, blocked by the guard.
 	hidden string
+	// headerBound: the listed tool's parameters are mirrored in Mcp-Param-*
+	// headers (x-mcp-header), which 2026-07-28 requests must match.
+	headerBound bool
 }
 
 type promptEntry struct {

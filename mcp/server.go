@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -47,6 +48,10 @@ type vserver struct {
 	mcp  *server.MCPServer
 	http *server.StreamableHTTPServer
 
+	// serverInfo is the server's identity, encoded, and resultHead the
+	// start of a 2026-07-28 result that carries it (fastcall.go).
+	serverInfo, resultHead []byte
+
 	// listed is the tools last registered with mcp, encoded (list.go);
 	// bufs holds *[]byte the lists were written from.
 	listed atomic.Pointer[listedTools]
@@ -67,11 +72,18 @@ func (g *Gateway) newServer(name string, cfg ServerConfig, all bool) *vserver {
 	if name != "" {
 		title += " " + name
 	}
+	v.serverInfo, _ = json.Marshal(mcpgo.Implementation{Name: "subzero", Version: serverVersion, Title: title, Description: cfg.Description})
+	v.resultHead = []byte(`{"_meta":{"` + mcpgo.MetaKeyServerInfo + `":` + string(v.serverInfo) + `},"resultType":"` + string(mcpgo.ResultTypeComplete) + `"`)
 	hooks := &server.Hooks{}
 	hooks.AddAfterListTools(v.filterTools)
 	hooks.AddAfterListPrompts(v.filterPrompts)
 	hooks.AddAfterListResources(v.filterResources)
 	hooks.AddAfterListResourceTemplates(v.filterTemplates)
+	hooks.AddAfterInitialize(func(ctx context.Context, _ any, req *mcpgo.InitializeRequest, _ *mcpgo.InitializeResult) {
+		if sess := server.ClientSessionFromContext(ctx); sess != nil && sess.SessionID() != "" {
+			g.sessions.initialized(sess.SessionID(), req.Params.Capabilities.Elicitation != nil)
+		}
+	})
 	v.mcp = server.NewMCPServer("subzero", serverVersion,
 		server.WithTitle(title),
 		server.WithDescription(cfg.Description),
@@ -274,31 +286,8 @@ func (v *vserver) callTool(ctx context.Context, req mcpgo.CallToolRequest) (*mcp
 		return nil, deny(ctx, &Denied{Code: mcpgo.INVALID_PARAMS, Message: "arguments must be a JSON object"})
 	}
 	c := v.call(ctx, MethodToolsCall, name, e.up, e.tool.Name, e.object)
-	c.Risk = e.risk
-	c.Args = args
-	up, tool := e.up, e.tool
-	c.Forward = func(ctx context.Context, args json.RawMessage, creds Credentials) (json.RawMessage, error) {
-		if len(creds.Headers) > 0 {
-			return nil, errCredentials
-		}
-		var m map[string]any
-		if len(args) > 0 {
-			if err := json.Unmarshal(args, &m); err != nil {
-				return nil, fmt.Errorf("mcp: tools/call %s: arguments: %w", name, err)
-			}
-		}
-		res, err := up.CallTool(ctx, tool, m, nil)
-		if err != nil {
-			return nil, fmt.Errorf("mcp: tools/call %s: %w", name, err)
-		}
-		return json.Marshal(res)
-	}
-	out, err := v.g.opts.Pipeline.Do(ctx, c)
+	out, err := v.runToolCall(ctx, c, e, args)
 	if err != nil {
-		var b *Blocked
-		if errors.As(err, &b) {
-			return mcpgo.NewToolResultError(b.Message), nil
-		}
 		return nil, v.fail(ctx, c, err)
 	}
 	res, err := mcpgo.ParseCallToolResult(&out)
@@ -306,6 +295,35 @@ func (v *vserver) callTool(ctx context.Context, req mcpgo.CallToolRequest) (*mcp
 		return nil, v.fail(ctx, c, fmt.Errorf("mcp: tools/call %s: result: %w", name, err))
 	}
 	return res, nil
+}
+
+// runToolCall runs c, a call of the tool e with args, through the
+// pipeline, and returns the result to answer with: the upstream's as the
+// outbound guard left it, or an error result the agent reads when the
+// guard withheld it. An error is the pipeline's, for fail or refusal.
+func (v *vserver) runToolCall(ctx context.Context, c *Call, e *toolEntry, args json.RawMessage) (json.RawMessage, error) {
+	c.Risk = e.risk
+	c.Args = args
+	up, tool, name := e.up, e.raw, c.Name
+	c.Forward = func(ctx context.Context, args json.RawMessage, creds Credentials) (json.RawMessage, error) {
+		if len(creds.Headers) > 0 {
+			return nil, errCredentials
+		}
+		res, err := up.CallToolRaw(ctx, tool, args)
+		if err != nil {
+			return nil, fmt.Errorf("mcp: tools/call %s: %w", name, err)
+		}
+		return res, nil
+	}
+	out, err := v.g.opts.Pipeline.Do(ctx, c)
+	if err != nil {
+		var b *Blocked
+		if errors.As(err, &b) {
+			return json.Marshal(mcpgo.NewToolResultError(b.Message))
+		}
+		return nil, err
+	}
+	return out, nil
 }
 
 func (v *vserver) getPrompt(ctx context.Context, req mcpgo.GetPromptRequest) (*mcpgo.GetPromptResult, error) {
@@ -453,16 +471,26 @@ func (v *vserver) call(ctx context.Context, method, name string, up *upstream.Up
 // *Denied keeps its code and message, anything else is an internal error
 // without detail (logged).
 func (v *vserver) fail(ctx context.Context, c *Call, err error) error {
+	if d := v.refusal(c, err); d != nil {
+		return deny(ctx, d)
+	}
+	return errInternal
+}
+
+// refusal is what the client is told of a pipeline error: a *Denied
+// keeps its code and message, a *Blocked is CodeBlocked; nil for anything
+// else, an internal error, which is logged.
+func (v *vserver) refusal(c *Call, err error) *Denied {
 	var d *Denied
 	if errors.As(err, &d) {
-		return deny(ctx, d)
+		return d
 	}
 	var b *Blocked
 	if errors.As(err, &b) {
-		return deny(ctx, &Denied{Code: CodeBlocked, Message: b.Message})
+		return &Denied{Code: CodeBlocked, Message: b.Message}
 	}
 	v.g.log.Error("mcp: call failed", "method", c.Method, "name", c.Name, "upstream", c.Upstream, "err", err)
-	return errInternal
+	return nil
 }
 
 var errInternal = errors.New("internal error")
@@ -518,6 +546,17 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if !g.sessions.owns(id, owner) {
 			writeHTTPError(w, http.StatusNotFound, "session_not_found", "no such session")
 			return
+		}
+	}
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err == nil && !g.noFast.Load() && v.serveToolCall(w, r, body) {
+			return
+		}
+		// mcp-go reads the body again, and fails as it would have.
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		if id := r.Header.Get(mcpgo.HeaderSessionID); id != "" {
+			g.sessions.servedByMCPGo(id)
 		}
 	}
 	o := &override{token: "subzero-denied-" + randomHex()}

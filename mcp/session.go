@@ -20,6 +20,13 @@ type sessions struct {
 type session struct {
 	owner string
 	seen  time.Time
+	// known is set once the client's initialize was seen; elicit says
+	// whether it declared elicitation (fastcall.go).
+	known, elicit bool
+	// mcpgoUntil is when mcp-go's own idle clock for the session, which
+	// only requests that mcp-go serves reset, may be half run out: the
+	// fast path serves the session's calls until then.
+	mcpgoUntil time.Time
 }
 
 func newSessions(ttl time.Duration, now func() time.Time) *sessions {
@@ -43,7 +50,7 @@ func (s *sessions) create(owner string) string {
 		}
 	}
 	id := rand.Text() // 26 characters, 130 bits
-	s.m[id] = &session{owner: owner, seen: now}
+	s.m[id] = &session{owner: owner, seen: now, mcpgoUntil: now.Add(s.ttl / 2)}
 	return id
 }
 
@@ -71,4 +78,37 @@ func (s *sessions) delete(id string) {
 	s.mu.Lock()
 	delete(s.m, id)
 	s.mu.Unlock()
+}
+
+// initialized records whether the client of session id can be asked for
+// elicitation, from its initialize request.
+func (s *sessions) initialized(id string, elicit bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if se := s.m[id]; se != nil {
+		se.known, se.elicit = true, elicit
+	}
+}
+
+// servedByMCPGo records that mcp-go served a request of session id, which
+// resets its idle clock there.
+func (s *sessions) servedByMCPGo(id string) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if se := s.m[id]; se != nil {
+		se.mcpgoUntil = now.Add(s.ttl / 2)
+	}
+}
+
+// fast reports whether the fast path may serve a call of session id: its
+// client cannot be asked for elicitation (so the call needs no session of
+// mcp-go's), and mcp-go will not end the session as idle before it is
+// next asked.
+func (s *sessions) fast(id string) bool {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se := s.m[id]
+	return se != nil && se.known && !se.elicit && now.Before(se.mcpgoUntil)
 }
