@@ -28,9 +28,10 @@
 // makes it an upper bound: the same request retried after it is admitted
 // unless other requests were charged meanwhile. Concurrency is a set of
 // leases per scope, each expiring [Config.ConcurrencyLease] after it was
-// taken unless the ticket releases it first; a refusal's RetryAfter is the
-// time until the earliest lease expires, an upper bound that releases
-// usually beat.
+// taken unless the ticket releases it first (a ticket renews its leases
+// while its request runs, so only a crashed node's leases expire); a
+// refusal's RetryAfter is the time until the earliest lease expires, an
+// upper bound that releases usually beat.
 //
 // Admit checks every window and slot of every scope that applies and then
 // charges them all, or charges nothing: a refused request consumes no
@@ -42,6 +43,19 @@
 // A request that could never be admitted gets a RetryAfter of 0: one whose
 // MaxTokens exceeds a max_tokens budget (Limit "max_tokens"), or whose
 // Tokens alone exceed a tokens_per_minute or tokens_per_day limit.
+//
+// # Stores
+//
+// store/redis keeps every count in Redis, shared by all nodes: one Lua
+// script, one round trip, per Admit and per Done; keys expire when their
+// counts are stale. A Redis restart keeps what its persistence keeps.
+//
+// store/bolt keeps the counts of one node in memory, behind one mutex, so
+// that the hot path never writes the file; the daily windows are written
+// behind to the bbolt file at most every second and read back when the
+// node starts. A crash loses at most the last second of daily charges;
+// minute windows and concurrency leases start empty after any restart
+// (erring on the caller's side by at most one minute's budget).
 //
 // # Security
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -64,8 +65,8 @@ type Config struct {
 	User   Budget `yaml:"user"`
 	// ConcurrencyLease is how long a concurrency slot is held when its
 	// ticket is never done (the node crashed, or the store failed on
-	// release); it should exceed the longest request, since a request
-	// outliving it frees its slot early.
+	// release). A ticket renews its leases every half of it while the
+	// request runs.
 	ConcurrencyLease time.Duration `yaml:"concurrency_lease"`
 }
 
@@ -168,6 +169,9 @@ type Counters interface {
 	// current one. Then it removes lease from the slot sets slots.
 	Settle(ctx context.Context, at, now time.Time, keys []string, lengths []time.Duration, delta int64,
 		slots []string, lease string) error
+	// Extend sets the expiry of lease to now+leaseTTL in each slot set
+	// slots that still holds it.
+	Extend(ctx context.Context, now time.Time, slots []string, lease string, leaseTTL time.Duration) error
 }
 
 // Window lengths.
@@ -245,6 +249,9 @@ type Ticket struct {
 	slots    []string
 	lease    string
 	done     atomic.Bool
+
+	mu    sync.Mutex  // orders renewals with Done
+	renew *time.Timer // renews the leases while the request runs
 }
 
 // Admit checks r against every budget that applies and charges them all,
@@ -325,6 +332,11 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (*Ticket, error) {
 	case err != nil:
 		return nil, fmt.Errorf("limits: %w", err)
 	case denied < 0:
+		if len(slots) > 0 {
+			t.mu.Lock() // the timer may fire before AfterFunc returns
+			t.renew = time.AfterFunc(l.lease/2, t.extend)
+			t.mu.Unlock()
+		}
 		return t, nil
 	case denied < len(keys):
 		return nil, &Exceeded{Scope: names[denied].scope, Limit: names[denied].limit, RetryAfter: max(wait, 0)}
@@ -337,13 +349,39 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (*Ticket, error) {
 // name names a window for [Exceeded].
 type name struct{ scope, limit string }
 
+// extend renews the ticket's leases, and schedules the next renewal
+// unless the ticket is done. A failed renewal is not retried before the
+// next: the leases may then expire early.
+func (t *Ticket) extend() {
+	if t.done.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.l.lease/2)
+	_ = t.l.counters.Extend(ctx, t.l.now(), t.slots, t.lease, t.l.lease)
+	cancel()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.done.Load() {
+		t.renew.Reset(t.l.lease / 2)
+	}
+}
+
 // Done ends the request: it adds to or refunds from the token windows the
 // difference between the tokens used and those reserved, and releases the
 // concurrency slots. Only the first call counts; Done on a nil Ticket does
 // nothing. It runs even when ctx is cancelled; store errors are dropped
 // (leases then expire by themselves).
 func (t *Ticket) Done(ctx context.Context, usedTokens int64) {
-	if t == nil || !t.done.CompareAndSwap(false, true) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	first := t.done.CompareAndSwap(false, true)
+	if first && t.renew != nil {
+		t.renew.Stop()
+	}
+	t.mu.Unlock()
+	if !first {
 		return
 	}
 	usedTokens = min(max(usedTokens, 0), maxTokens)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/subzero-gateway/subzero/broker/limits"
@@ -261,6 +262,10 @@ func (f counterFunc) Charge(context.Context, time.Time, []string, []time.Duratio
 	return f()
 }
 
+func (f counterFunc) Extend(context.Context, time.Time, []string, string, time.Duration) error {
+	return nil
+}
+
 func (f counterFunc) Settle(context.Context, time.Time, time.Time, []string, []time.Duration, int64, []string, string) error {
 	return nil
 }
@@ -281,4 +286,35 @@ func TestStoreFailure(t *testing.T) {
 			t.Errorf("%s: Admit = %v, %v; want an error", name, tk, err)
 		}
 	}
+}
+
+// TestLeaseRenewal checks, on a fake clock, that a request outliving its
+// lease keeps its slot while it runs, and that Done stops the renewals.
+func TestLeaseRenewal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := limits.Default()
+		cfg.User = limits.Budget{Concurrent: 1}
+		cfg.ConcurrencyLease = 2 * time.Second
+		l, err := limits.New(cfg, openCounters(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, who := t.Context(), limits.Who{User: "u"}
+		tk, err := l.Admit(ctx, limits.Request{Who: who})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(7 * time.Second) // three and a half leases
+		synctest.Wait()
+		if _, err := l.Admit(ctx, limits.Request{Who: who}); exceeded(t, err).Limit != "concurrent" {
+			t.Fatalf("second request while the first runs: %v", err)
+		}
+		tk.Done(ctx, 0)
+		tk2, err := l.Admit(ctx, limits.Request{Who: who})
+		if err != nil {
+			t.Fatalf("after Done: %v", err)
+		}
+		tk2.Done(ctx, 0)
+		time.Sleep(5 * time.Second) // no renewal left running
+	})
 }

@@ -368,3 +368,20 @@ func (c *Counters) Settle(ctx context.Context, at, now time.Time, keys []string,
 	}
 	return nil
 }
+
+// Extend implements limits.Counters.
+func (c *Counters) Extend(ctx context.Context, now time.Time, slots []string, lease string, leaseTTL time.Duration) error {
+	if err := checkCounterArgs(nil, nil, 0, slots); err != nil || lease == "" || leaseTTL < time.Millisecond {
+		return fmt.Errorf("bolt: counters: extend: %w", errCounterArgs)
+	}
+	ms := now.UnixMilli()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.latest = max(c.latest, ms)
+	for _, k := range slots {
+		if _, ok := c.slots[k][lease]; ok {
+			c.slots[k][lease] = ms + leaseTTL.Milliseconds()
+		}
+	}
+	return nil
+}

@@ -248,3 +248,26 @@ func (s *Counters) Settle(ctx context.Context, at, now time.Time, keys []string,
 	}
 	return counterWrap("settle", settleScript.Run(ctx, s.c, all, args...).Err())
 }
+
+// extendScript: KEYS slot sets; ARGV lease, expiry ms, TTL ms.
+var extendScript = goredis.NewScript(`
+for j = 1, #KEYS do
+  if redis.call('ZADD', KEYS[j], 'XX', 'CH', ARGV[2], ARGV[1]) == 1 then
+    redis.call('PEXPIRE', KEYS[j], ARGV[3])
+  end
+end
+return 1
+`)
+
+// Extend implements limits.Counters with one script.
+func (s *Counters) Extend(ctx context.Context, now time.Time, slots []string, lease string, leaseTTL time.Duration) error {
+	all, _, _, _, err := s.keyList(nil, nil, slots)
+	if err != nil || lease == "" || leaseTTL < time.Millisecond {
+		return counterWrap("extend", errCounterArgs)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	ttl := leaseTTL.Milliseconds()
+	return counterWrap("extend", extendScript.Run(ctx, s.c, all, lease, now.UnixMilli()+ttl, ttl).Err())
+}

@@ -335,6 +335,35 @@ func Counters(t *testing.T, open func(t *testing.T) limits.Counters) {
 		}
 	})
 
+	t.Run("Extend", func(t *testing.T) {
+		c, ctx := store(t), t.Context()
+		s := []slot{{"conc", 1}}
+		if d, _ := c.charge(at(0), nil, s, "a"); d != -1 {
+			t.Fatal("first lease denied")
+		}
+		if err := c.Extend(ctx, at(50*time.Second), []string{"conc", "other"}, "a", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		// a now expires at 110s, not 60s.
+		if d, wait := c.charge(at(80*time.Second), nil, s, "b"); d != 0 || wait != 30*time.Second {
+			t.Fatalf("after Extend: denied %d, wait %s; want 0, 30s", d, wait)
+		}
+		// Extending a lease the set does not hold adds nothing.
+		if err := c.Extend(ctx, at(80*time.Second), []string{"conc"}, "z", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		c.settle(at(0), at(80*time.Second), nil, 0, []string{"conc"}, "a")
+		if err := c.Extend(ctx, at(80*time.Second), []string{"conc"}, "a", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := c.charge(at(80*time.Second), nil, s, "b"); d != -1 {
+			t.Fatal("Extend of released or unknown leases took the slot")
+		}
+		if err := c.Extend(ctx, at(0), []string{"conc"}, "", time.Minute); err == nil {
+			t.Error("Extend without a lease: no error")
+		}
+	})
+
 	t.Run("Isolation", func(t *testing.T) {
 		c := store(t)
 		c.ok(at(0), rpm("k", 1, 1))
