@@ -50,7 +50,12 @@ func (p *Proxy) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prompt := countTokens(req.model, req.texts)
-	if aerr := p.admit(ctx, c, req.model, prompt+req.maxTokens, req.maxTokens); aerr != nil {
+	// A request that sets no max_tokens gets the budget's, when it has one.
+	setMax := int64(0)
+	if req.maxTokens == 0 {
+		setMax = p.defaultMaxTokens(c)
+	}
+	if aerr := p.admit(ctx, c, req.model, prompt+req.maxTokens+setMax, req.maxTokens); aerr != nil {
 		c.fail(w, aerr)
 		return
 	}
@@ -79,7 +84,7 @@ func (p *Proxy) chat(w http.ResponseWriter, r *http.Request) {
 
 	build := func(t target) []byte {
 		sameMessages := bytes.Equal(messages, req.messages)
-		if t.model == req.model && sameMessages && (!req.stream || req.includeUsage) {
+		if t.model == req.model && sameMessages && (!req.stream || req.includeUsage) && setMax == 0 {
 			return body // nothing to change: forward the bytes as received
 		}
 		o := slices.Clone(req.obj)
@@ -88,6 +93,14 @@ func (p *Proxy) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		if !sameMessages {
 			o.set("messages", messages)
+		}
+		if setMax > 0 {
+			// OpenAI's newer models refuse max_tokens; other servers may not know its successor.
+			key := "max_completion_tokens"
+			if t.up.cfg.Kind == KindCompatible {
+				key = "max_tokens"
+			}
+			o.set(key, json.RawMessage(strconv.FormatInt(setMax, 10)))
 		}
 		if req.stream && !req.includeUsage {
 			// Ask for usage to reconcile budgets; stripped from the client's stream.

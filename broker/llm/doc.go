@@ -62,14 +62,16 @@
 // data: {"error": {...}}, which go-openai's stream reader and the openai
 // npm package both raise as an API error, and no [DONE].
 //
-// Streamed tool-call arguments and logprobs are relayed without the hold
-// back.
+// Logprobs are relayed as the upstream sends them, without the hold back
+// or redaction: a client that asks for them sees the tokens of held or
+// redacted text.
 //
 // # Tokens
 //
 // Prompt tokens are counted before the call (exactly, with the guard's
 // tiktoken-compatible tokenizer, for texts up to 1 KiB; estimated for
-// longer ones) and charged with max_tokens to the budget; after the call
+// longer ones) and charged with max_tokens to the budget (a request
+// without max_tokens is sent with the budget's, when it has one); after the call
 // the ticket is settled with the upstream's usage, or with a count of the
 // answer when the upstream gives none, which is then added to the answer
 // (or as the last chunk of a stream whose client asked for usage). The

@@ -118,10 +118,9 @@ func FuzzStreamGuardChunk(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := &Proxy{}
-		c := &call{p: p}
+		c := &call{p: &Proxy{}}
 		c.startHash(nil)
-		g := &streamGuard{p: p, c: c, held: map[int64]*held{}, seen: map[findingKey]bool{}}
+		g := newStreamGuard(t.Context(), c, nil, 32, false, "m")
 		out, aerr := g.chunk(data)
 		if aerr == nil && out != nil && !json.Valid(out) {
 			t.Fatalf("sent %s, not JSON", out)
@@ -148,10 +147,9 @@ func FuzzStreamHoldBack(f *testing.F) {
 			return
 		}
 		holdBack = 24 + abs(holdBack)%200 // at least the address's length
-		p := &Proxy{deps: Deps{Guard: g}}
-		c := &call{p: p}
+		c := &call{p: &Proxy{}}
 		c.startHash(nil)
-		sg := &streamGuard{ctx: t.Context(), p: p, c: c, guard: g, holdBack: holdBack, held: map[int64]*held{}, seen: map[findingKey]bool{}}
+		sg := newStreamGuard(t.Context(), c, g, holdBack, false, "m")
 		var got strings.Builder
 		for i, k := 0, 0; i < len(answer); k++ {
 			n := int(sizes[k%len(sizes)])%40 + 1
@@ -182,7 +180,7 @@ func FuzzStreamHoldBack(f *testing.F) {
 		// A canary: the stream ends in a block before any of it is sent.
 		canary := output.NewCanary()
 		leaky := "Here you go: the internal reference is " + canary + " as asked, and more text follows it."
-		sg = &streamGuard{ctx: t.Context(), p: p, c: c, guard: g, holdBack: holdBack, held: map[int64]*held{}, seen: map[findingKey]bool{}}
+		sg = newStreamGuard(t.Context(), c, g, holdBack, false, "m")
 		got.Reset()
 		blocked := false
 		for i, k := 0, 0; i < len(leaky) && !blocked; k++ {

@@ -11,9 +11,27 @@ import (
 
 // Limiter admits calls within their budgets (*limits.Limiter). Admit
 // returns a *limits.Exceeded for a call over a budget; any other error
-// refuses the call as a failure. Safe for concurrent use.
+// refuses the call as a failure. Safe for concurrent use. When the
+// Limiter also has MaxTokens(limits.Who) int64, as *limits.Limiter does,
+// a chat request that sets no max_tokens is sent with that budget
+// (max_completion_tokens to openai and azure, max_tokens to compatible
+// servers) and charged for it.
 type Limiter interface {
 	Admit(ctx context.Context, r limits.Request) (*limits.Ticket, error)
+}
+
+// defaultMaxTokens returns the max_tokens budget that applies to the
+// caller when the Limiter tells it (*limits.Limiter does), else 0.
+func (p *Proxy) defaultMaxTokens(c *call) int64 {
+	m, ok := p.deps.Limiter.(interface{ MaxTokens(limits.Who) int64 })
+	if !ok {
+		return 0
+	}
+	return m.MaxTokens(who(c.caller))
+}
+
+func who(c Caller) limits.Who {
+	return limits.Who{APIKey: c.APIKeyID, Client: c.ClientID, User: c.Subject}
 }
 
 // admit charges the call's budgets: tokens is the prompt's count plus
@@ -23,8 +41,7 @@ func (p *Proxy) admit(ctx context.Context, c *call, model string, tokens, maxTok
 	if p.deps.Limiter == nil {
 		return nil
 	}
-	who := limits.Who{APIKey: c.caller.APIKeyID, Client: c.caller.ClientID, User: c.caller.Subject}
-	t, err := p.deps.Limiter.Admit(ctx, limits.Request{Who: who, Model: model, Tokens: tokens, MaxTokens: maxTokens})
+	t, err := p.deps.Limiter.Admit(ctx, limits.Request{Who: who(c.caller), Model: model, Tokens: tokens, MaxTokens: maxTokens})
 	if err == nil {
 		c.done = t.Done
 		return nil

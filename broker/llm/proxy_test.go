@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/subzero-gateway/subzero/examples/llmdemo"
 	"github.com/subzero-gateway/subzero/guard"
 	"github.com/subzero-gateway/subzero/internal/secret"
+	"github.com/subzero-gateway/subzero/store/bolt"
 )
 
 func chatReq(content string) openai.ChatCompletionRequest {
@@ -731,5 +733,93 @@ func TestAzureUpstream(t *testing.T) {
 	}
 	if path != "/openai/deployments/my-gpt4o/chat/completions" || query != "api-version="+llm.DefaultAzureAPIVersion || apiKey != providerKey || auth != "" {
 		t.Errorf("Azure request: path %q, query %q, api-key set %v, Authorization %q", path, query, apiKey == providerKey, auth)
+	}
+}
+
+func TestToolCallArgumentsGuarded(t *testing.T) {
+	_, base := startUpstream(t, llmdemo.Options{ChunkBytes: 5})
+	g, _ := testGuard(t)
+	cfg := basicConfig(base)
+	cfg.Guard.HoldBackBytes = 40
+	env := newProxy(t, cfg, llm.Deps{Guard: g})
+	args := `{"query":"invoices of jane.doe@example.org for the whole of last year","limit":10}`
+	want := strings.Replace(args, "jane.doe@example.org", "[EMAIL_1]", 1)
+
+	resp, err := env.client().CreateChatCompletion(t.Context(), chatReq("tool call reversed: "+reverse(args)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := resp.Choices[0].Message.ToolCalls; len(tc) != 1 || tc[0].Function.Arguments != want || tc[0].Function.Name != "lookup" {
+		t.Errorf("tool calls = %+v, want arguments %s", tc, want)
+	}
+
+	s, err := env.client().CreateChatCompletionStream(t.Context(), chatReq("tool call reversed: "+reverse(args)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got strings.Builder
+	var name, finish string
+	for {
+		r, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		for _, c := range r.Choices {
+			for _, tc := range c.Delta.ToolCalls {
+				got.WriteString(tc.Function.Arguments)
+				if tc.Function.Name != "" {
+					name = tc.Function.Name
+				}
+			}
+			if c.FinishReason != "" {
+				finish = string(c.FinishReason)
+			}
+		}
+	}
+	if got.String() != want || name != "lookup" || finish != "tool_calls" {
+		t.Errorf("streamed tool call %s(%s), finish %q; want lookup(%s), tool_calls", name, got.String(), finish, want)
+	}
+}
+
+// TestRealLimiter runs the proxy with broker/limits over the embedded
+// store's counters: a tokens-per-minute budget refuses the second call
+// with 429 and Retry-After, and a request without max_tokens is sent with
+// the budget's.
+func TestRealLimiter(t *testing.T) {
+	up, base := startUpstream(t, llmdemo.Options{})
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "subzero.db"), time.Second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	counters, err := db.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = counters.Close() })
+	lc := limits.Default()
+	lc.APIKey = limits.Budget{TokensPerMinute: 130, MaxTokens: 100} // a short call with max_tokens 100 fits, not a second longer one
+	lim, err := limits.New(lc, counters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newProxy(t, basicConfig(base), llm.Deps{Limiter: lim})
+	if _, err := env.client().CreateChatCompletion(t.Context(), chatReq("hello")); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if !strings.Contains(string(up.LastRequest()), `"max_tokens":100`) {
+		t.Errorf("upstream received %s, want the budget's max_tokens", up.LastRequest())
+	}
+	resp, body := env.post(t, "/chat/completions", `{"model":"demo-model","max_tokens":100,"messages":[{"role":"user","content":"`+strings.Repeat("hello again ", 10)+`"}]}`)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "rate_limit_exceeded") {
+		t.Errorf("second call: %d, Retry-After %q, %s; want 429", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	resp, body = env.post(t, "/chat/completions", `{"model":"demo-model","max_tokens":500,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 400 || !strings.Contains(body, `"param":"max_tokens"`) {
+		t.Errorf("max_tokens over the budget: %d %s; want 400", resp.StatusCode, body)
 	}
 }

@@ -35,12 +35,7 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
 
-	sg := &streamGuard{
-		ctx: ctx, p: p, c: c, guard: p.deps.Guard, holdBack: p.cfg.Guard.HoldBackBytes,
-		meta: guard.Meta{Route: RouteChat, Client: c.caller.ClientID},
-		held: map[int64]*held{}, includeUsage: req.includeUsage, model: a.t.model,
-		seen: map[findingKey]bool{},
-	}
+	sg := newStreamGuard(ctx, c, p.deps.Guard, p.cfg.Guard.HoldBackBytes, req.includeUsage, a.t.model)
 	var buf []byte
 	send := func(data []byte) bool {
 		buf = append(buf[:0], "data: "...)
@@ -145,26 +140,26 @@ func (c *call) streamUsage(sg *streamGuard, prompt int64) {
 
 // streamGuard runs the output guard over streamed content.
 //
-// Per choice, content is appended to pending; only the part of pending
-// beyond the last holdBack bytes is released to the client, after a scan
-// of the released context (tail, up to holdBack bytes already sent)
-// followed by all of pending. A finding that straddles the release point
-// holds the point back to its start, so a value that can still grow (an
-// e-mail address, a canary arriving letter by letter) is never sent in
-// part; a block ends the stream. When a choice finishes, all of pending
-// is scanned and released. Redaction replaces held text before release.
-// The whole answer is never buffered: at most pending (holdBack, or up to
-// maxHeldFactor×holdBack while a finding straddles) and tail per choice.
+// Per choice, the content (and each tool call's arguments) is appended
+// to pending; only the part of pending beyond the last holdBack bytes is
+// released to the client, after a scan of the released context (tail, up
+// to holdBack bytes already sent) followed by all of pending. A finding
+// that straddles the release point holds the point back to its start, so
+// a value that can still grow (an e-mail address, a canary arriving
+// letter by letter) is never sent in part; a block ends the stream. When
+// a choice finishes, all it holds is scanned and released. Redaction
+// replaces held text before release. The whole answer is never buffered:
+// at most pending (holdBack, or up to maxHeldFactor×holdBack while a
+// finding straddles) and tail per choice and tool call.
 type streamGuard struct {
 	ctx          context.Context
-	p            *Proxy
 	c            *call
 	guard        guard.Scanner // nil: content passes as it comes
 	holdBack     int
 	meta         guard.Meta
-	held         map[int64]*held
-	order        []int64 // choice indexes in order of appearance
-	includeUsage bool    // the client asked for the usage chunk
+	held         map[heldKey]*held
+	order        []heldKey // in order of appearance
+	includeUsage bool      // the client asked for the usage chunk
 	model        string
 	usage        *openai.Usage
 	completion   int64  // tokens counted in released content
@@ -172,7 +167,22 @@ type streamGuard struct {
 	seen         map[findingKey]bool
 }
 
+func newStreamGuard(ctx context.Context, c *call, scanner guard.Scanner, holdBack int, includeUsage bool, model string) *streamGuard {
+	return &streamGuard{
+		ctx: ctx, c: c, guard: scanner, holdBack: holdBack,
+		meta: guard.Meta{Route: RouteChat, Client: c.caller.ClientID},
+		held: map[heldKey]*held{}, includeUsage: includeUsage, model: model, seen: map[findingKey]bool{},
+	}
+}
+
+// heldKey names a held text: a choice's content (tool -1) or the
+// arguments of one of its tool calls.
+type heldKey struct {
+	choice, tool int64
+}
+
 type held struct {
+	key      heldKey
 	pending  string
 	tail     string
 	released int // bytes released so far
@@ -180,6 +190,7 @@ type held struct {
 }
 
 type findingKey struct {
+	key      heldKey
 	detector string
 	start    int
 }
@@ -188,14 +199,18 @@ type findingKey struct {
 // keep straddling the release point.
 const maxHeldFactor = 4
 
-func (g *streamGuard) choice(i int64) *held {
-	h := g.held[i]
+func (g *streamGuard) get(k heldKey) *held {
+	h := g.held[k]
 	if h == nil {
-		h = &held{}
-		g.held[i] = h
-		g.order = append(g.order, i)
+		h = &held{key: k}
+		g.held[k] = h
+		g.order = append(g.order, k)
 	}
 	return h
+}
+
+func invalidChunk(what string) *apiError {
+	return &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an invalid chunk.", Reason: "invalid chunk: " + what}
 }
 
 // chunk processes one upstream chunk and returns what to send (nil:
@@ -203,7 +218,7 @@ func (g *streamGuard) choice(i int64) *held {
 func (g *streamGuard) chunk(data []byte) ([]byte, *apiError) {
 	obj, err := decodeObject(data)
 	if err != nil {
-		return nil, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an invalid chunk.", Reason: "invalid chunk: " + err.Error()}
+		return nil, invalidChunk(err.Error())
 	}
 	if e := obj.get("error"); !isNull(e) {
 		return nil, upstreamStreamError(e)
@@ -226,7 +241,7 @@ func (g *streamGuard) chunk(data []byte) ([]byte, *apiError) {
 	var choices []json.RawMessage
 	if raw := obj.get("choices"); !isNull(raw) {
 		if err := json.Unmarshal(raw, &choices); err != nil {
-			return nil, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an invalid chunk.", Reason: "invalid choices"}
+			return nil, invalidChunk("choices")
 		}
 	}
 	g.keepTemplate(obj)
@@ -241,62 +256,14 @@ func (g *streamGuard) chunk(data []byte) ([]byte, *apiError) {
 	}
 	notable, choicesChanged := false, false
 	for i, raw := range choices {
-		co, err := decodeObject(raw)
-		if err != nil {
-			return nil, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream sent an invalid chunk.", Reason: "invalid choice"}
+		out, n, aerr := g.choice(raw)
+		if aerr != nil {
+			return nil, aerr
 		}
-		var idx int64
-		_ = json.Unmarshal(co.get("index"), &idx)
-		delta, _ := decodeObject(co.get("delta"))
-		var content string
-		hasContent := false
-		if raw := delta.get("content"); !isNull(raw) && json.Unmarshal(raw, &content) == nil {
-			hasContent = true
-		}
-		finish := !isNull(co.get("finish_reason"))
-		if finish || !isNull(co.get("logprobs")) {
-			notable = true
-		}
-		for _, m := range delta {
-			if m.key != "content" && !isNull(m.val) {
-				notable = true
-			}
-		}
-		if g.guard == nil {
-			if content != "" {
-				g.account(content)
-				notable = true
-			}
-			continue
-		}
-		h := g.choice(idx)
-		out := ""
-		if content != "" {
-			h.pending += content
-			o, aerr := g.release(h, false)
-			if aerr != nil {
-				return nil, aerr
-			}
-			out = o
-		}
-		if finish {
-			o, aerr := g.release(h, true)
-			if aerr != nil {
-				return nil, aerr
-			}
-			out += o
-			h.finished = true
-		}
-		if out != "" {
-			notable = true
-		}
-		if hasContent || out != "" {
-			if out != content {
-				delta.set("content", jsonString(out))
-				co.set("delta", delta.bytes())
-				choices[i] = co.bytes()
-				choicesChanged = true
-			}
+		notable = notable || n
+		if out != nil {
+			choices[i] = out
+			choicesChanged = true
 		}
 	}
 	if !notable {
@@ -310,6 +277,128 @@ func (g *streamGuard) chunk(data []byte) ([]byte, *apiError) {
 		return obj.bytes(), nil
 	}
 	return data, nil
+}
+
+// choice processes one choice of a chunk: it returns the choice to send
+// in its place (nil: unchanged) and whether it carries anything to send.
+func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiError) {
+	co, err := decodeObject(raw)
+	if err != nil {
+		return nil, false, invalidChunk("choice")
+	}
+	var idx int64
+	if r := co.get("index"); r != nil && json.Unmarshal(r, &idx) != nil {
+		return nil, false, invalidChunk("choice index")
+	}
+	var delta object
+	if r := co.get("delta"); !isNull(r) {
+		if delta, err = decodeObject(r); err != nil {
+			return nil, false, invalidChunk("delta")
+		}
+	}
+	var content string
+	hasContent := false
+	if r := delta.get("content"); !isNull(r) {
+		if json.Unmarshal(r, &content) != nil {
+			return nil, false, invalidChunk("content")
+		}
+		hasContent = true
+	}
+	finish := !isNull(co.get("finish_reason"))
+	notable := finish || !isNull(co.get("logprobs"))
+	for _, m := range delta {
+		if m.key != "content" && !isNull(m.val) {
+			notable = true
+		}
+	}
+	if g.guard == nil {
+		if content != "" {
+			g.account(content)
+			notable = true
+		}
+		return nil, notable, nil
+	}
+	changed := false
+	out := ""
+	if content != "" {
+		h := g.get(heldKey{idx, -1})
+		h.pending += content
+		o, aerr := g.release(h, false)
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		out = o
+	}
+	// Tool calls: their arguments are held back like content.
+	var calls []json.RawMessage
+	if r := delta.get("tool_calls"); !isNull(r) {
+		if json.Unmarshal(r, &calls) != nil {
+			return nil, false, invalidChunk("tool_calls")
+		}
+		for k, cr := range calls {
+			call, err := decodeObject(cr)
+			if err != nil {
+				return nil, false, invalidChunk("tool call")
+			}
+			var ti int64
+			if r := call.get("index"); r != nil && json.Unmarshal(r, &ti) != nil {
+				return nil, false, invalidChunk("tool call index")
+			}
+			fn, _ := decodeObject(call.get("function"))
+			var args string
+			if r := fn.get("arguments"); isNull(r) || json.Unmarshal(r, &args) != nil || args == "" {
+				continue
+			}
+			h := g.get(heldKey{idx, ti})
+			h.pending += args
+			o, aerr := g.release(h, false)
+			if aerr != nil {
+				return nil, false, aerr
+			}
+			if o != args {
+				fn.set("arguments", jsonString(o))
+				call.set("function", fn.bytes())
+				calls[k] = call.bytes()
+				changed = true
+			}
+		}
+	}
+	if finish {
+		for _, k := range g.order {
+			h := g.held[k]
+			if k.choice != idx || h.finished {
+				continue
+			}
+			o, aerr := g.release(h, true)
+			if aerr != nil {
+				return nil, false, aerr
+			}
+			h.finished = true
+			switch {
+			case o == "":
+			case k.tool < 0:
+				out += o
+			default:
+				calls = append(calls, json.RawMessage(`{"index":`+strconv.FormatInt(k.tool, 10)+`,"function":{"arguments":`+string(jsonString(o))+`}}`))
+				changed = true
+			}
+		}
+	}
+	if out != "" {
+		notable = true
+	}
+	if (hasContent || out != "") && out != content {
+		delta.set("content", jsonString(out))
+		changed = true
+	}
+	if !changed {
+		return nil, notable, nil
+	}
+	if len(calls) > 0 {
+		delta.set("tool_calls", joinArray(calls))
+	}
+	co.set("delta", delta.bytes())
+	return co.bytes(), notable, nil
 }
 
 func (g *streamGuard) keepTemplate(obj object) {
@@ -337,7 +426,7 @@ func (g *streamGuard) release(h *held, final bool) (string, *apiError) {
 	}
 	window := h.tail + h.pending
 	off := len(h.tail)
-	v, aerr := g.scan(window, h.released-off)
+	v, aerr := g.scan(window, h.key, h.released-off)
 	if aerr != nil {
 		return "", aerr
 	}
@@ -366,7 +455,7 @@ func (g *streamGuard) release(h *held, final bool) (string, *apiError) {
 	seg := h.pending[:cut]
 	out := seg
 	if v.Action == guard.Redact {
-		v2, aerr := g.scan(seg, h.released)
+		v2, aerr := g.scan(seg, h.key, h.released)
 		if aerr != nil {
 			return "", aerr
 		}
@@ -388,14 +477,14 @@ func (g *streamGuard) release(h *held, final bool) (string, *apiError) {
 }
 
 // scan runs the output guard over text, which starts at byte at of the
-// choice's content, and records new findings; a block is an error.
-func (g *streamGuard) scan(text string, at int) (guard.Verdict, *apiError) {
+// held text key, and records new findings; a block is an error.
+func (g *streamGuard) scan(text string, key heldKey, at int) (guard.Verdict, *apiError) {
 	v, err := g.guard.Scan(g.ctx, guard.Input{Direction: guard.Completion, Text: text, Meta: g.meta})
 	if err != nil {
 		return v, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's answer could not be inspected.", Reason: "guard: " + err.Error()}
 	}
 	for _, f := range v.Findings {
-		k := findingKey{f.Detector, at + f.Start}
+		k := findingKey{key, f.Detector, at + f.Start}
 		if !g.seen[k] {
 			g.seen[k] = true
 			g.c.ev.Findings = append(g.c.ev.Findings, f)
@@ -418,8 +507,8 @@ type flushed struct {
 // built on the last chunk's members.
 func (g *streamGuard) flushAll() []flushed {
 	var out []flushed
-	for _, i := range g.order {
-		h := g.held[i]
+	for _, k := range g.order {
+		h := g.held[k]
 		if h.finished || h.pending == "" {
 			continue
 		}
@@ -430,8 +519,12 @@ func (g *streamGuard) flushAll() []flushed {
 		if s == "" {
 			continue
 		}
+		delta := `{"content":` + string(jsonString(s)) + `}`
+		if k.tool >= 0 {
+			delta = `{"tool_calls":[{"index":` + strconv.FormatInt(k.tool, 10) + `,"function":{"arguments":` + string(jsonString(s)) + `}}]}`
+		}
 		o := append(object(nil), g.template...)
-		o.set("choices", json.RawMessage(`[{"index":`+strconv.FormatInt(i, 10)+`,"delta":{"content":`+string(jsonString(s))+`},"finish_reason":null}]`))
+		o.set("choices", json.RawMessage(`[{"index":`+strconv.FormatInt(k.choice, 10)+`,"delta":`+delta+`,"finish_reason":null}]`))
 		out = append(out, flushed{data: o.bytes()})
 	}
 	return out

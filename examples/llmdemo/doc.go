@@ -12,6 +12,9 @@
 //	                answer <text> reversed, rune by rune: plants in the
 //	                answer what the proxy's input guard would have
 //	                redacted or blocked in the prompt
+//	tool call reversed: <text>
+//	                call the tool "lookup" with <text> reversed as its
+//	                arguments (streamed in chunks like content)
 //	leak canary     answer with the canary token found in the system
 //	                prompt ("The reference is <canary>."), or "no canary"
 //	fail            answer 500 with an OpenAI-style server_error

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Modes of a Server.
@@ -203,7 +204,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 	user = strings.TrimSpace(user)
 	answer := fmt.Sprintf("Hello from llmdemo. You sent %d messages.", len(req.Messages))
 	hangAfter := false
+	toolArgs, tool := "", false
 	switch {
+	case strings.HasPrefix(user, "tool call reversed:"):
+		toolArgs, tool = reverse(strings.TrimPrefix(strings.TrimPrefix(user, "tool call reversed:"), " ")), true
+		answer = ""
 	case strings.HasPrefix(user, "say reversed:"):
 		answer = reverse(strings.TrimPrefix(strings.TrimPrefix(user, "say reversed:"), " "))
 	case strings.HasPrefix(user, "say:"):
@@ -225,18 +230,22 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.cancelled()
 		return
 	}
-	usage := map[string]int{"prompt_tokens": words, "completion_tokens": len(strings.Fields(answer))}
+	usage := map[string]int{"prompt_tokens": words, "completion_tokens": len(strings.Fields(answer + " " + toolArgs))}
 	usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
 	id := fmt.Sprintf("chatcmpl-demo%d", s.count.Load())
 	model := req.Model
 	if !req.Stream {
+		msg := map[string]any{"role": "assistant", "content": answer, "refusal": nil}
+		finish := "stop"
+		if tool {
+			msg["content"], finish = nil, "tool_calls"
+			msg["tool_calls"] = []any{map[string]any{"id": "call_demo", "type": "function",
+				"function": map[string]any{"name": "lookup", "arguments": toolArgs}}}
+		}
 		out := map[string]any{
 			"id": id, "object": "chat.completion", "created": 1700000000, "model": model,
 			"system_fingerprint": s.opts.Name,
-			"choices": []any{map[string]any{
-				"index": 0, "message": map[string]any{"role": "assistant", "content": answer, "refusal": nil},
-				"logprobs": nil, "finish_reason": "stop",
-			}},
+			"choices":            []any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": finish}},
 		}
 		if !s.opts.NoUsage {
 			out["usage"] = usage
@@ -272,7 +281,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	for i := 0; i < len(answer); {
-		j := min(i+s.opts.ChunkBytes, len(answer))
+		j := s.cut(answer, i)
 		if !send(delta(map[string]any{"content": answer[i:j]}, nil), nil) {
 			s.cancelled()
 			return
@@ -288,7 +297,31 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.cancelled()
 		return
 	}
-	if !send(delta(map[string]any{}, "stop"), nil) {
+	finish := "stop"
+	if tool {
+		finish = "tool_calls"
+		call := func(args string, first bool) map[string]any {
+			c := map[string]any{"index": 0, "function": map[string]any{"arguments": args}}
+			if first {
+				c["id"], c["type"] = "call_demo", "function"
+				c["function"].(map[string]any)["name"] = "lookup"
+			}
+			return map[string]any{"tool_calls": []any{c}}
+		}
+		if !send(delta(call("", true), nil), nil) {
+			s.cancelled()
+			return
+		}
+		for i := 0; i < len(toolArgs); {
+			j := s.cut(toolArgs, i)
+			if !send(delta(call(toolArgs[i:j], false), nil), nil) {
+				s.cancelled()
+				return
+			}
+			i = j
+		}
+	}
+	if !send(delta(map[string]any{}, finish), nil) {
 		s.cancelled()
 		return
 	}
@@ -351,4 +384,14 @@ func reverse(s string) string {
 		r[i], r[j] = r[j], r[i]
 	}
 	return string(r)
+}
+
+// cut returns the end of the chunk of s starting at i: ChunkBytes on, moved
+// to the end of a character (a JSON string holds whole characters).
+func (s *Server) cut(text string, i int) int {
+	j := min(i+s.opts.ChunkBytes, len(text))
+	for j < len(text) && !utf8.RuneStart(text[j]) {
+		j++
+	}
+	return j
 }
