@@ -330,6 +330,9 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (*Ticket, error) {
 	denied, wait, err := l.counters.Charge(ctx, t.at, keys, lengths, limits, amounts, slots, slotLims, t.lease, l.lease)
 	switch {
 	case err != nil:
+		if len(slots) > 0 { // the store may have taken the leases before the error
+			_ = l.counters.Settle(context.WithoutCancel(ctx), t.at, l.now(), nil, nil, 0, slots, t.lease)
+		}
 		return nil, fmt.Errorf("limits: %w", err)
 	case denied < 0:
 		if len(slots) > 0 {

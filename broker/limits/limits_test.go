@@ -318,3 +318,31 @@ func TestLeaseRenewal(t *testing.T) {
 		time.Sleep(5 * time.Second) // no renewal left running
 	})
 }
+
+// failingCounters fails every Charge and records the leases settled.
+type failingCounters struct {
+	counterFunc
+	released []string
+}
+
+func (f *failingCounters) Settle(_ context.Context, _, _ time.Time, keys []string, _ []time.Duration, _ int64, slots []string, lease string) error {
+	if len(keys) == 0 && len(slots) == 1 && lease != "" {
+		f.released = append(f.released, slots[0])
+	}
+	return nil
+}
+
+// TestStoreFailureReleases checks that a Charge that failed (perhaps
+// after the store took the leases, say on a timeout) releases them.
+func TestStoreFailureReleases(t *testing.T) {
+	cfg := limits.Default()
+	cfg.User = limits.Budget{Concurrent: 1}
+	f := &failingCounters{counterFunc: func() (int, time.Duration, error) { return 0, 0, context.DeadlineExceeded }}
+	l, _ := newLimiter(t, cfg, f)
+	if _, err := l.Admit(t.Context(), limits.Request{Who: limits.Who{User: "u"}}); err == nil {
+		t.Fatal("Admit succeeded")
+	}
+	if len(f.released) != 1 || f.released[0] != "user:u:conc" {
+		t.Errorf("released %q, want the user's slot", f.released)
+	}
+}
