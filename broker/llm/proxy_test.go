@@ -823,3 +823,48 @@ func TestRealLimiter(t *testing.T) {
 		t.Errorf("max_tokens over the budget: %d %s; want 400", resp.StatusCode, body)
 	}
 }
+
+// TestConcurrentCalls runs plain and streamed calls with the same system
+// prompt at once (under -race), then checks that the prompt was
+// unregistered from the leak detector when the last call ended.
+func TestConcurrentCalls(t *testing.T) {
+	_, base := startUpstream(t, llmdemo.Options{ChunkBytes: 6})
+	g, leak := testGuard(t)
+	cfg := basicConfig(base)
+	cfg.Guard.Canary, cfg.Guard.SystemPromptLeak, cfg.Guard.HoldBackBytes = true, true, 16
+	env := newProxy(t, cfg, llm.Deps{Guard: g, Leak: leak})
+	system := "The billing desk of Example Corp answers only questions about invoices, payments and refunds for customers in Europe."
+	req := openai.ChatCompletionRequest{Model: "demo-model", Messages: []openai.ChatCompletionMessage{
+		{Role: "system", Content: system}, {Role: "user", Content: "say: Invoices are due within thirty days of the date on them."}}}
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			if i%2 == 0 {
+				_, err := env.client().CreateChatCompletion(t.Context(), req)
+				errs <- err
+				return
+			}
+			s, err := env.client().CreateChatCompletionStream(t.Context(), req)
+			if err == nil {
+				var got string
+				got, _, err = readStream(s)
+				if err == nil && got != "Invoices are due within thirty days of the date on them." {
+					err = errors.New("streamed " + got)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(env.events.list()); n != 16 {
+		t.Errorf("%d events, want 16", n)
+	}
+	echo := openai.ChatCompletionRequest{Model: "demo-model", Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "say: " + system}}}
+	if _, err := env.client().CreateChatCompletion(t.Context(), echo); err != nil {
+		t.Errorf("after the calls the system prompt is still registered: %v", err)
+	}
+}

@@ -199,9 +199,22 @@ type findingKey struct {
 // keep straddling the release point.
 const maxHeldFactor = 4
 
+// maxHeld bounds the texts held per stream (choices × tool calls), and
+// maxFindings the findings a stream records.
+const (
+	maxHeld     = 256
+	maxFindings = 256
+)
+
+var errTooManyHeld = &apiError{Status: http.StatusBadGateway, Type: "server_error",
+	Message: "The model's upstream sent too many choices or tool calls.", Reason: "more than 256 choices and tool calls in a stream"}
+
 func (g *streamGuard) get(k heldKey) *held {
 	h := g.held[k]
 	if h == nil {
+		if len(g.held) >= maxHeld {
+			return nil
+		}
 		h = &held{key: k}
 		g.held[k] = h
 		g.order = append(g.order, k)
@@ -322,6 +335,9 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 	out := ""
 	if content != "" {
 		h := g.get(heldKey{idx, -1})
+		if h == nil {
+			return nil, false, errTooManyHeld
+		}
 		h.pending += content
 		o, aerr := g.release(h, false)
 		if aerr != nil {
@@ -350,6 +366,9 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 				continue
 			}
 			h := g.get(heldKey{idx, ti})
+			if h == nil {
+				return nil, false, errTooManyHeld
+			}
 			h.pending += args
 			o, aerr := g.release(h, false)
 			if aerr != nil {
@@ -485,7 +504,7 @@ func (g *streamGuard) scan(text string, key heldKey, at int) (guard.Verdict, *ap
 	}
 	for _, f := range v.Findings {
 		k := findingKey{key, f.Detector, at + f.Start}
-		if !g.seen[k] {
+		if !g.seen[k] && len(g.seen) < maxFindings {
 			g.seen[k] = true
 			g.c.ev.Findings = append(g.c.ev.Findings, f)
 		}
