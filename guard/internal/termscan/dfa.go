@@ -34,6 +34,13 @@ type dfa struct {
 	outAt []uint32
 	out   []int32
 	lens  []int // pattern lengths by global index
+	// depth[q] is how many bytes of the text state q stands for: the
+	// length of the longest suffix of the text read that is a prefix of
+	// a pattern. No occurrence found later starts before them.
+	depth []int32
+	// begin[b] is the start state after byte b: 1 after a byte that
+	// continues a word, else 0 (as at the text's start).
+	begin [256]uint8
 }
 
 // The narrow table's row: a fixed length, so that a step shifts by a
@@ -202,7 +209,25 @@ func newDFA(pats []string, ids []int32, anchored []bool, lens []int, word *[256]
 	}
 	trans := make([]uint32, len(states)*w)
 	d.outAt = make([]uint32, len(states)+1)
+	d.depth = make([]int32, len(states))
+	depth := make([]int32, len(order)) // by trie state: its bytes of text, marks left out
+	for q, s := range order {
+		for _, e := range nodes[s].kids {
+			depth[num[e.to]] = depth[q]
+			if e.c != mark {
+				depth[num[e.to]]++
+			}
+		}
+	}
+	for b := range 256 {
+		if !nonWord[d.classes[b]] {
+			d.begin[b] = 1
+		}
+	}
 	for i, q := range states {
+		if i > 1 {
+			d.depth[i] = depth[q]
+		}
 		d.outAt[i] = uint32(len(d.out))
 		if i > 1 {
 			d.out = append(d.out, outs[q]...)
@@ -253,39 +278,48 @@ const (
 	wideMatch   = 1 << 31
 )
 
-// emit appends the outputs of state q, reached at end, when end >
-// after.
-func (d *dfa) emit(dst []Match, q uint32, end, after int) []Match {
-	if end <= after {
-		return dst
-	}
+// emit appends the outputs of state q, reached at end.
+func (d *dfa) emit(dst []Match, q uint32, end int) []Match {
 	for _, p := range d.out[d.outAt[q]:d.outAt[q+1]] {
 		dst = append(dst, Match{int(p), end - d.lens[p], end})
 	}
 	return dst
 }
 
+// emitBefore appends the outputs of state q, reached at end, that start
+// before bound.
+func (d *dfa) emitBefore(dst []Match, q uint32, end, bound int) []Match {
+	for _, p := range d.out[d.outAt[q]:d.outAt[q+1]] {
+		if start := end - d.lens[p]; start < bound {
+			dst = append(dst, Match{int(p), start, end})
+		}
+	}
+	return dst
+}
+
 // lanes is how many interleaved lanes a text is read in, and laneMin the
-// shortest lane, in multiples of the longest term (a lane must be longer
-// than the overlap). Four lanes of L steps cost about L dependent loads
-// where one chain costs len(text), so lanes pay from about twice the
-// longest term: a 200-byte prompt takes 94 steps instead of 200.
+// shortest text read in lanes. Four lanes of L steps cost about L
+// dependent loads where one chain costs len(text).
 const (
 	lanes   = 4
-	laneMin = 1
+	laneMin = 32
 )
 
 // find appends the occurrences in text, ordered by end and, at one end,
-// longest first. ov is how many bytes a lane reads before the first end
-// it keeps: the longest term less one, so that a lane's state is the
-// same as one run from the text's start by then; the longest term when
-// some are anchored, as a lane starts as at a word's start. lane holds
-// the buffers of lanes 1 to 3.
-func (d *dfa) find(dst []Match, text string, ov int, lane *[lanes - 1][]Match) []Match {
+// longest first. lane holds the buffers of lanes 1 to 3.
+//
+// The text is cut into four ranges read in lockstep, each from the start
+// state (after the byte before it, for the word-start patterns): lane k
+// finds the occurrences that start in its range or after. Past its range
+// a lane reads on (carry) while its state stands for bytes of its range,
+// for the occurrences that start in its range and end past it; the next
+// lane has the others. So the lanes read the text once, plus a few bytes
+// at each border.
+func (d *dfa) find(dst []Match, text string, lane *[lanes - 1][]Match) []Match {
 	if d.narrow != nil {
-		return find(d, narrowTable{d}, dst, text, ov, lane)
+		return find(d, narrowTable{d}, dst, text, lane)
 	}
-	return find(d, wideTable{d}, dst, text, ov, lane)
+	return find(d, wideTable{d}, dst, text, lane)
 }
 
 // table is one of the two tables' steps: its entries T, whose match bit
@@ -297,64 +331,88 @@ type table[T uint16 | uint32] interface {
 	// say which have outputs) or step L.
 	steps(text string, i, L, D int, st [lanes]T) (int, [lanes]T)
 	// resume reads text[i:hi] from state s and appends the occurrences
-	// that end after the offset after.
-	resume(dst []Match, text string, s T, i, hi, after int) []Match
+	// that end there; it returns the state reached.
+	resume(dst []Match, text string, s T, i, hi int) ([]Match, T)
+	// carry reads text from byte i in state s while s stands for bytes
+	// before bound, and appends the occurrences that start before bound.
+	carry(dst []Match, text string, s T, i, bound int) []Match
 	// state returns the number of the state of an entry.
 	state(t T) uint32
+	// begin returns the start state at byte i of text.
+	begin(text string, i int) T
 	mb() T
 }
 
 // find is dfa.find over the table tb.
-func find[T uint16 | uint32, Tab table[T]](d *dfa, tb Tab, dst []Match, text string, ov int, lane *[lanes - 1][]Match) []Match {
+func find[T uint16 | uint32, Tab table[T]](d *dfa, tb Tab, dst []Match, text string, lane *[lanes - 1][]Match) []Match {
+	if len(text) < laneMin {
+		dst, _ = tb.resume(dst, text, tb.begin(text, 0), 0, len(text))
+		return dst
+	}
 	mb := tb.mb()
-	// Lanes of equal length L; lane k > 0 starts ov bytes before b[k],
-	// the first end it keeps.
-	L := (len(text) + (lanes-1)*ov) / lanes
-	if L < laneMin*(ov+1) {
-		return tb.resume(dst, text, 0, 0, len(text), -1)
-	}
-	var lo, hi, b [lanes]int
-	b[0] = -1
-	for k := 1; k < lanes; k++ {
-		b[k] = k*(L-ov) + ov
-		lo[k] = b[k] - ov
-		hi[k-1] = b[k]
-	}
-	hi[lanes-1] = len(text)
-	// Lane k reads text[k*D+i] at step i.
-	D := L - ov
-	_ = text[lanes*D+ov-1] // the last byte the steps read
+	// Lane k reads text[k*L+i] at step i; the last lane also the bytes
+	// past 4L.
+	n := len(dst)
+	L := len(text) / lanes
+	_ = text[lanes*L-1] // the last byte the steps read
 	for k := range lane {
 		lane[k] = lane[k][:0]
 	}
 	var st [lanes]T
+	for k := range st {
+		st[k] = tb.begin(text, k*L)
+	}
 	for i := 0; i < L; i++ {
-		if i, st = tb.steps(text, i, L, D, st); i == L {
+		if i, st = tb.steps(text, i, L, L, st); i == L {
 			break
 		}
 		if st[0]&mb != 0 {
-			dst = d.emit(dst, tb.state(st[0]), i+1, b[0])
+			dst = d.emit(dst, tb.state(st[0]), i+1)
 		}
 		if st[1]&mb != 0 {
-			lane[0] = d.emit(lane[0], tb.state(st[1]), D+i+1, b[1])
+			lane[0] = d.emit(lane[0], tb.state(st[1]), L+i+1)
 		}
 		if st[2]&mb != 0 {
-			lane[1] = d.emit(lane[1], tb.state(st[2]), 2*D+i+1, b[2])
+			lane[1] = d.emit(lane[1], tb.state(st[2]), 2*L+i+1)
 		}
 		if st[3]&mb != 0 {
-			lane[2] = d.emit(lane[2], tb.state(st[3]), 3*D+i+1, b[3])
+			lane[2] = d.emit(lane[2], tb.state(st[3]), 3*L+i+1)
 		}
 	}
 	for k := range st {
 		st[k] &^= mb
 	}
-	// The lanes' tails, one at a time, then the lists in order.
-	dst = tb.resume(dst, text, st[0], lo[0]+L, hi[0], b[0])
-	for k := 1; k < lanes; k++ {
-		lane[k-1] = tb.resume(lane[k-1], text, st[k], lo[k]+L, hi[k], b[k])
+	// Each lane's carry past its range, then the lists in order; the
+	// last lane's tail.
+	m := len(dst)
+	dst = tb.carry(dst, text, st[0], L, L)
+	carried := len(dst) > m
+	for k := 1; k < lanes-1; k++ {
 		dst = append(dst, lane[k-1]...)
+		m := len(dst)
+		dst = tb.carry(dst, text, st[k], (k+1)*L, (k+1)*L)
+		carried = carried || len(dst) > m
+	}
+	dst = append(dst, lane[lanes-2]...)
+	dst, _ = tb.resume(dst, text, st[lanes-1], lanes*L, len(text))
+	if carried {
+		// An occurrence that ends past a border goes among the next
+		// lane's by its end.
+		slices.SortFunc(dst[n:], compareMatches)
 	}
 	return dst
+}
+
+// compareMatches orders matches by end and, at one end, longest first,
+// then by pattern.
+func compareMatches(a, b Match) int {
+	if c := cmp.Compare(a.End, b.End); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Start, b.Start); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.PatternID, b.PatternID)
 }
 
 // The two tables.
@@ -390,16 +448,37 @@ func (tb narrowTable) steps(text string, i, L, D int, st [lanes]uint16) (int, [l
 }
 
 // resume implements table.
-func (tb narrowTable) resume(dst []Match, text string, s uint16, i, hi, after int) []Match {
+func (tb narrowTable) resume(dst []Match, text string, s uint16, i, hi int) ([]Match, uint16) {
 	d := tb.d
 	for ; i < hi; i++ {
 		t := d.narrow[uint(s)<<narrowShift|uint(d.classes[text[i]])]
 		s = t &^ narrowMatch
 		if t&narrowMatch != 0 {
-			dst = d.emit(dst, uint32(s), i+1, after)
+			dst = d.emit(dst, uint32(s), i+1)
+		}
+	}
+	return dst, s
+}
+
+// carry implements table.
+func (tb narrowTable) carry(dst []Match, text string, s uint16, i, bound int) []Match {
+	d := tb.d
+	for ; i < len(text) && i-int(d.depth[s]) < bound; i++ {
+		t := d.narrow[uint(s)<<narrowShift|uint(d.classes[text[i]])]
+		s = t &^ narrowMatch
+		if t&narrowMatch != 0 {
+			dst = d.emitBefore(dst, uint32(s), i+1, bound)
 		}
 	}
 	return dst
+}
+
+// begin implements table.
+func (tb narrowTable) begin(text string, i int) uint16 {
+	if i == 0 {
+		return 0
+	}
+	return uint16(tb.d.begin[text[i-1]])
 }
 
 // wideTable steps through d.wide.
@@ -429,14 +508,35 @@ func (tb wideTable) steps(text string, i, L, D int, st [lanes]uint32) (int, [lan
 }
 
 // resume implements table.
-func (tb wideTable) resume(dst []Match, text string, s uint32, i, hi, after int) []Match {
+func (tb wideTable) resume(dst []Match, text string, s uint32, i, hi int) ([]Match, uint32) {
 	d := tb.d
 	for ; i < hi; i++ {
 		t := d.wide[s+uint32(d.classes[text[i]])]
 		s = t &^ wideMatch
 		if t&wideMatch != 0 {
-			dst = d.emit(dst, s>>d.shift, i+1, after)
+			dst = d.emit(dst, s>>d.shift, i+1)
+		}
+	}
+	return dst, s
+}
+
+// carry implements table.
+func (tb wideTable) carry(dst []Match, text string, s uint32, i, bound int) []Match {
+	d := tb.d
+	for ; i < len(text) && i-int(d.depth[s>>d.shift]) < bound; i++ {
+		t := d.wide[s+uint32(d.classes[text[i]])]
+		s = t &^ wideMatch
+		if t&wideMatch != 0 {
+			dst = d.emitBefore(dst, s>>d.shift, i+1, bound)
 		}
 	}
 	return dst
+}
+
+// begin implements table.
+func (tb wideTable) begin(text string, i int) uint32 {
+	if i == 0 {
+		return 0
+	}
+	return uint32(tb.d.begin[text[i-1]]) << tb.d.shift
 }

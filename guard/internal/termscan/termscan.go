@@ -1,7 +1,6 @@
 package termscan
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -132,25 +131,13 @@ func (m *Matcher) Find(dst []Match, text string, sc *Scratch) []Match {
 			}
 		}
 		k := len(dst)
-		ov := m.maxLen - 1
-		if m.anchored {
-			ov++
-		}
-		dst = b.dfa.find(dst, text, ov, &sc.lane)
+		dst = b.dfa.find(dst, text, &sc.lane)
 		if len(dst) > k {
 			parts++
 		}
 	}
 	if parts > 1 {
-		slices.SortFunc(dst[n:], func(a, b Match) int {
-			if c := cmp.Compare(a.End, b.End); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(a.Start, b.Start); c != 0 {
-				return c // longest first
-			}
-			return cmp.Compare(a.PatternID, b.PatternID)
-		})
+		slices.SortFunc(dst[n:], compareMatches)
 	}
 	return dst
 }
