@@ -32,15 +32,54 @@ var (
 type Key struct {
 	ID   string
 	Name string
-	// Models are the models the key may call; nil means any.
+	// Models are the models the key may call, each a name or a pattern in
+	// which '*' stands for any run of characters; nil means any.
 	Models    []string
 	Created   time.Time
 	Revoked   bool
 	RevokedAt time.Time
 }
 
-// Allows reports whether k may call model.
-func (k Key) Allows(model string) bool { return k.Models == nil || slices.Contains(k.Models, model) }
+// Allows reports whether k may call model: whether Models is nil or one
+// of its names or patterns matches model.
+func (k Key) Allows(model string) bool {
+	if k.Models == nil {
+		return true
+	}
+	for _, p := range k.Models {
+		if matchModel(p, model) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchModel reports whether pattern, in which '*' stands for any run of
+// characters (and nothing else is special), matches all of s. It runs in
+// O(len(pattern)·len(s)) at worst.
+func matchModel(pattern, s string) bool {
+	p, i := 0, 0
+	star, mark := -1, 0 // the last '*' seen, and where in s its run ends
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case p < len(pattern) && pattern[p] == s[i]:
+			p++
+			i++
+		case star >= 0: // let the last '*' take one more character
+			mark++
+			p, i = star+1, mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
 
 // Store keeps key records, opaque bytes of at most [MaxRecordBytes], by
 // ID. Implementations are safe for concurrent use, and each call is

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"path"
 	"strings"
 	"testing"
 )
@@ -92,6 +93,52 @@ func FuzzDecodeRecord(f *testing.F) {
 		k2, h2, err := decodeRecord(id, again)
 		if err != nil || string(h2) != string(h) || k2.Name != k.Name || k2.Revoked != k.Revoked || !k2.Created.Equal(k.Created) {
 			t.Fatalf("round trip: %+v, %v", k2, err)
+		}
+	})
+}
+
+func TestAllows(t *testing.T) {
+	for _, tc := range []struct {
+		models []string
+		model  string
+		want   bool
+	}{
+		{nil, "anything", true},
+		{[]string{"gpt-4o"}, "gpt-4o", true},
+		{[]string{"gpt-4o"}, "gpt-4o-mini", false},
+		{[]string{"gpt-4o*"}, "gpt-4o-mini", true},
+		{[]string{"gpt-4o*"}, "gpt-4", false},
+		{[]string{"*-mini"}, "gpt-4o-mini", true},
+		{[]string{"*-mini"}, "gpt-4o-mini-2", false},
+		{[]string{"a*b*c"}, "axxbyyc", true},
+		{[]string{"a*b*c"}, "axxbyy", false},
+		{[]string{"*"}, "", true},
+		{[]string{"a**"}, "abc", true},
+		{[]string{"x", "llama*"}, "llama3:8b", true},
+		{[]string{"gpt-4o"}, "GPT-4O", false},
+	} {
+		if got := (Key{Models: tc.models}).Allows(tc.model); got != tc.want {
+			t.Errorf("Allows(%q) with %q = %v, want %v", tc.model, tc.models, got, tc.want)
+		}
+	}
+}
+
+// FuzzMatchModel checks the matcher against path.Match on patterns whose
+// only special character is '*' and strings without '/'.
+func FuzzMatchModel(f *testing.F) {
+	f.Add("gpt-4o*", "gpt-4o-mini")
+	f.Add("a*b*c", "axxbyyc")
+	f.Add("**", "")
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if strings.ContainsAny(pattern, `?[\/`) || strings.Contains(s, "/") || len(pattern) > 64 || len(s) > 64 {
+			return
+		}
+		want, err := path.Match(pattern, s)
+		if err != nil {
+			return
+		}
+		if got := matchModel(pattern, s); got != want {
+			t.Fatalf("matchModel(%q, %q) = %v, path.Match says %v", pattern, s, got, want)
 		}
 	})
 }
