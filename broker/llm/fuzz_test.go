@@ -223,3 +223,72 @@ func contentOf(t *testing.T, chunk []byte) string {
 	}
 	return b.String()
 }
+
+// FuzzDecodeObject checks decodeObject against encoding/json's tokenizer:
+// the same members in the same order, the same acceptance, and an
+// encoding that decodes to the same values.
+func FuzzDecodeObject(f *testing.F) {
+	for _, s := range []string{
+		`{}`, ` { "a" : 1 , "b":[1,{"c":"}"}], "d\"e":"x\\"y", "f":null,"g":true,"h":-1.5e3} `,
+		`{"a":1,"a":2}`, `{"\u0061":1,"a":2}`, `[1]`, `"s"`, `{"a":}`, `{"a":1}{}`, `{"k":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeObject(data)
+		want, werr := referenceObject(data)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("decodeObject error %v, reference %v", err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d members, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].key != want[i].key || !bytes.Equal(got[i].val, want[i].val) {
+				t.Fatalf("member %d = %q:%s, want %q:%s", i, got[i].key, got[i].val, want[i].key, want[i].val)
+			}
+		}
+		var a, b any
+		if json.Unmarshal(data, &a) != nil || json.Unmarshal(got.bytes(), &b) != nil {
+			t.Fatal("re-encoding does not decode")
+		}
+	})
+}
+
+// referenceObject is decodeObject written on json.Decoder's tokens.
+func referenceObject(data []byte) (object, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, errNotObject
+	}
+	var o object
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		key := tok.(string)
+		if o.index(key) >= 0 {
+			return nil, errDuplicateKey
+		}
+		o = append(o, member{key: key, val: raw})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the object")
+	}
+	return o, nil
+}

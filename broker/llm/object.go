@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"strings"
+	"unicode/utf8"
 )
 
 // object is a JSON object that keeps its members' order and raw values,
@@ -14,47 +15,125 @@ import (
 type object []member
 
 type member struct {
-	key string
-	val json.RawMessage
+	key    string
+	rawKey []byte // the key as received, quoted; nil for a member set here
+	val    json.RawMessage
 }
 
 // errDuplicateKey is returned for an object that names a member twice:
 // the guard and the upstream could read different ones.
 var errDuplicateKey = errors.New("duplicate key")
 
-// decodeObject decodes data, which must be one JSON object.
+// decodeObject decodes data, which must be one JSON object. The members'
+// values are slices of a copy of data.
 func decodeObject(data []byte) (object, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	if !json.Valid(data) {
+		return nil, errInvalidJSON
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	data = bytes.Clone(data)
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
 		return nil, errNotObject
 	}
-	var o object
-	for dec.More() {
-		tok, err := dec.Token()
+	o := make(object, 0, 8)
+	var seen map[string]bool // past 16 members, against quadratic look-ups
+	for i++; ; {
+		i = skipSpace(data, i)
+		switch data[i] {
+		case '}':
+			return o, nil
+		case ',':
+			i = skipSpace(data, i+1)
+		}
+		ks, ke := i, endOfString(data, i)
+		key, err := unquote(data[ks:ke])
 		if err != nil {
 			return nil, err
 		}
-		key := tok.(string) // the decoder only returns string keys inside an object
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, err
+		i = skipSpace(data, ke) + 1 // ':'
+		i = skipSpace(data, i)
+		ve := endOfValue(data, i)
+		dup := false
+		switch {
+		case seen != nil:
+			dup = seen[key]
+		case len(o) >= 16:
+			seen = make(map[string]bool, 2*len(o))
+			for _, m := range o {
+				seen[m.key] = true
+			}
+			dup = seen[key]
+		default:
+			dup = o.index(key) >= 0
 		}
-		if o.index(key) >= 0 {
-			return nil, fmt.Errorf("%w %q", errDuplicateKey, key)
+		if dup {
+			return nil, fmt.Errorf("%w %q", errDuplicateKey, clip(key, 64))
 		}
-		o = append(o, member{key, raw})
+		if seen != nil {
+			seen[key] = true
+		}
+		o = append(o, member{key, data[ks:ke], data[i:ve]})
+		i = ve
 	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return nil, err
+}
+
+var errInvalidJSON = errors.New("invalid JSON")
+
+// The scanners below run on valid JSON only.
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the top-level object")
+	return i
+}
+
+// endOfString returns the index after the string starting at data[i].
+func endOfString(data []byte, i int) int {
+	for i++; ; i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
 	}
-	return o, nil
+}
+
+// endOfValue returns the index after the value starting at data[i].
+func endOfValue(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return endOfString(data, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch data[i] {
+			case '"':
+				i = endOfString(data, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(data) && !strings.ContainsRune(",}] \t\r\n", rune(data[i])) {
+		i++
+	}
+	return i
+}
+
+// unquote decodes a JSON string token.
+func unquote(tok []byte) (string, error) {
+	if bytes.IndexByte(tok, '\\') < 0 && utf8.Valid(tok) {
+		return string(tok[1 : len(tok)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(tok, &s)
+	return s, err
 }
 
 var errNotObject = errors.New("not a JSON object")
@@ -82,7 +161,7 @@ func (o *object) set(key string, val json.RawMessage) {
 		(*o)[i].val = val
 		return
 	}
-	*o = append(*o, member{key, val})
+	*o = append(*o, member{key: key, val: val})
 }
 
 // del removes key.
@@ -99,8 +178,12 @@ func (o object) appendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		k, _ := json.Marshal(m.key) // a string always encodes
-		dst = append(dst, k...)
+		if m.rawKey != nil {
+			dst = append(dst, m.rawKey...)
+		} else {
+			k, _ := json.Marshal(m.key) // a string always encodes
+			dst = append(dst, k...)
+		}
 		dst = append(dst, ':')
 		dst = append(dst, m.val...)
 	}

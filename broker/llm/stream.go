@@ -32,8 +32,10 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	// The headers leave with the first chunk (usually the role, at once),
+	// in one write; or alone when the first chunk is all held back.
 	w.WriteHeader(http.StatusOK)
-	_ = rc.Flush()
+	flushed := false
 
 	sg := newStreamGuard(ctx, c, p.deps.Guard, p.cfg.Guard.HoldBackBytes, req.includeUsage, a.t.model)
 	var buf []byte
@@ -44,6 +46,7 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 		if _, err := w.Write(buf); err != nil {
 			return false
 		}
+		flushed = true
 		return rc.Flush() == nil
 	}
 	gone := func() {
@@ -123,6 +126,10 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 		if out != nil && !send(out) {
 			gone()
 			return
+		}
+		if !flushed {
+			flushed = true
+			_ = rc.Flush()
 		}
 	}
 }
