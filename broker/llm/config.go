@@ -32,7 +32,7 @@ const (
 	DefaultMaxResponseBytes  = 16 << 20
 	DefaultMaxSSELineBytes   = 1 << 20
 	DefaultHoldBackBytes     = 128
-	DefaultTimeout           = 60 * time.Second
+	DefaultTimeout           = 5 * time.Minute
 	DefaultStreamIdleTimeout = 60 * time.Second
 	DefaultBreakerFailures   = 5
 	DefaultBreakerOpenFor    = 30 * time.Second
@@ -131,7 +131,8 @@ type UpstreamConfig struct {
 	// Models are the models (Azure: deployments) the upstream serves.
 	Models []string `yaml:"models"`
 	// Timeout bounds a call until the answer is complete (non-streamed)
-	// or until the response headers (streamed) (default 60s).
+	// or until the response headers (streamed) (default 5m: reasoning
+	// models may think for minutes before answering).
 	Timeout time.Duration `yaml:"timeout"`
 	// StreamIdleTimeout ends a stream that sends nothing for this long
 	// (default 60s).
