@@ -225,9 +225,23 @@ func (e *proxyEnv) post(t testing.TB, path, body string) (*http.Response, string
 }
 
 // testGuard is the standard guard with prompt attacks blocked in prompts
-// and system prompt leaks in answers, and its leak detector.
+// and system prompt leaks in answers, and its leak detector; built once
+// per test binary (building it takes a while under -race).
 func testGuard(t testing.TB) (*guard.Guard, *output.Leak) {
 	t.Helper()
+	sg, err := sharedGuard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sg.g, sg.leak
+}
+
+type guardAndLeak struct {
+	g    *guard.Guard
+	leak *output.Leak
+}
+
+var sharedGuard = sync.OnceValues(func() (guardAndLeak, error) {
 	cfg := guard.Default()
 	cfg.Detectors = map[string]guard.DirectionRules{
 		string(guard.ClassPromptAttack): {"prompt": {Action: guard.Block}},
@@ -235,14 +249,11 @@ func testGuard(t testing.TB) (*guard.Guard, *output.Leak) {
 	}
 	leak, err := output.NewLeak(cfg.Output)
 	if err != nil {
-		t.Fatal(err)
+		return guardAndLeak{}, err
 	}
 	g, err := standard.New(cfg, standard.WithLeak(leak))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g, leak
-}
+	return guardAndLeak{g, leak}, err
+})
 
 // basicConfig is one upstream serving demo-model.
 func basicConfig(base *url.URL) llm.Config {
