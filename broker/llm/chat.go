@@ -327,7 +327,8 @@ func (p *Proxy) chatAnswer(ctx context.Context, w http.ResponseWriter, c *call, 
 			c.fail(w, policyError("The model's answer was withheld by the gateway's content policy", v.Findings))
 			return
 		case guard.Redact:
-			choices = json.RawMessage(v.Redacted)
+			// The logprobs' tokens would spell what was redacted: dropped.
+			choices = dropLogprobs(json.RawMessage(v.Redacted))
 			obj.set("choices", choices)
 			changed = true
 		}
@@ -393,4 +394,21 @@ func writeJSON(w http.ResponseWriter, v any) error {
 // usageJSON encodes a counted usage.
 func usageJSON(prompt, completion int64) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}`, prompt, completion, prompt+completion))
+}
+
+// dropLogprobs sets every choice's logprobs to null.
+func dropLogprobs(choices json.RawMessage) json.RawMessage {
+	var cs []json.RawMessage
+	if json.Unmarshal(choices, &cs) != nil {
+		return choices
+	}
+	for i, raw := range cs {
+		co, err := decodeObject(raw)
+		if err != nil || isNull(co.get("logprobs")) {
+			continue
+		}
+		co.set("logprobs", json.RawMessage("null"))
+		cs[i] = co.bytes()
+	}
+	return joinArray(cs)
 }

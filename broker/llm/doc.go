@@ -62,9 +62,10 @@
 // data: {"error": {...}}, which go-openai's stream reader and the openai
 // npm package both raise as an API error, and no [DONE].
 //
-// Logprobs are relayed as the upstream sends them, without the hold back
-// or redaction: a client that asks for them sees the tokens of held or
-// redacted text.
+// Logprobs, whose tokens spell the answer, are dropped (set to null) from
+// streamed chunks when the output guard runs, and from a plain answer the
+// guard redacts; the refusal field of a streamed delta is relayed as it
+// comes.
 //
 // # Tokens
 //

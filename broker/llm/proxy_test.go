@@ -868,3 +868,43 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Errorf("after the calls the system prompt is still registered: %v", err)
 	}
 }
+
+func TestLogprobsDroppedWhenGuarded(t *testing.T) {
+	_, base := startUpstream(t, llmdemo.Options{ChunkBytes: 4})
+	g, _ := testGuard(t)
+	env := newProxy(t, basicConfig(base), llm.Deps{Guard: g})
+	req := chatReq("say reversed: " + reverse("Write to jane.doe@example.org today."))
+	req.LogProbs = true
+	resp, err := env.client().CreateChatCompletion(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].LogProbs != nil || resp.Choices[0].Message.Content != "Write to [EMAIL_1] today." {
+		t.Errorf("choice = %+v, want the address redacted and no logprobs", resp.Choices[0])
+	}
+	s, err := env.client().CreateChatCompletionStream(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for {
+		r, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range r.Choices {
+			if c.Logprobs != nil {
+				t.Fatalf("a streamed chunk carries logprobs: %+v", c.Logprobs)
+			}
+		}
+	}
+	// Without the guard they pass.
+	plain := newProxy(t, basicConfig(base), llm.Deps{})
+	resp, err = plain.client().CreateChatCompletion(t.Context(), req)
+	if err != nil || resp.Choices[0].LogProbs == nil {
+		t.Errorf("unguarded: %v, logprobs %+v; want them relayed", err, resp.Choices[0].LogProbs)
+	}
+}

@@ -325,7 +325,17 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 		hasContent = true
 	}
 	finish := !isNull(co.get("finish_reason"))
-	notable := finish || !isNull(co.get("logprobs"))
+	notable := finish
+	changed := false
+	if !isNull(co.get("logprobs")) {
+		if g.guard == nil {
+			notable = true
+		} else {
+			// Their tokens would send held text at once: dropped.
+			co.set("logprobs", json.RawMessage("null"))
+			changed = true
+		}
+	}
 	for _, m := range delta {
 		if m.key != "content" && !isNull(m.val) {
 			notable = true
@@ -338,7 +348,6 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 		}
 		return nil, notable, nil
 	}
-	changed := false
 	out := ""
 	if content != "" {
 		h := g.get(heldKey{idx, -1})

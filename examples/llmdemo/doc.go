@@ -37,7 +37,8 @@
 // client went away before the answer was complete on
 // [Server.Cancellations].
 //
-// Usage counts words, not tokens; [Options.NoUsage] leaves usage out of
+// With "logprobs": true, answers carry logprobs with one token per word
+// (per chunk's words when streamed). Usage counts words, not tokens; [Options.NoUsage] leaves usage out of
 // the answers so that a proxy must compute it. When [Options.APIKey] is
 // set, requests without "Authorization: Bearer <APIKey>" get 401.
 //

@@ -150,6 +150,7 @@ func writeError(w http.ResponseWriter, status int, typ, msg string) {
 type chatRequest struct {
 	Model         string `json:"model"`
 	Stream        bool   `json:"stream"`
+	Logprobs      bool   `json:"logprobs"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -247,6 +248,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 			"system_fingerprint": s.opts.Name,
 			"choices":            []any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": finish}},
 		}
+		if req.Logprobs && answer != "" {
+			out["choices"].([]any)[0].(map[string]any)["logprobs"] = logprobs(answer)
+		}
 		if !s.opts.NoUsage {
 			out["usage"] = usage
 		}
@@ -274,7 +278,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		return rc.Flush() == nil
 	}
 	delta := func(d map[string]any, finish any) []any {
-		return []any{map[string]any{"index": 0, "delta": d, "logprobs": nil, "finish_reason": finish}}
+		var lp any
+		if c, _ := d["content"].(string); c != "" && req.Logprobs {
+			lp = logprobs(c)
+		}
+		return []any{map[string]any{"index": 0, "delta": d, "logprobs": lp, "finish_reason": finish}}
 	}
 	if !send(delta(map[string]any{"role": "assistant", "content": ""}, nil), nil) {
 		s.cancelled()
@@ -394,4 +402,19 @@ func (s *Server) cut(text string, i int) int {
 		j++
 	}
 	return j
+}
+
+// logprobs returns OpenAI's logprobs object for text, one token per word.
+func logprobs(text string) map[string]any {
+	var toks []any
+	for _, w := range strings.SplitAfter(text, " ") {
+		if w != "" {
+			b := make([]int, len(w))
+			for i := range len(w) {
+				b[i] = int(w[i])
+			}
+			toks = append(toks, map[string]any{"token": w, "logprob": -0.5, "bytes": b, "top_logprobs": []any{}})
+		}
+	}
+	return map[string]any{"content": toks, "refusal": nil}
 }
