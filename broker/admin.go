@@ -42,7 +42,7 @@ type adminServer struct {
 }
 
 func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *token.KeySet,
-	withdraw func(ctx context.Context, user, clientID string) (int, error), authz AuthzAdmin, tools ToolsAdmin, logger *slog.Logger) *adminServer {
+	withdraw func(ctx context.Context, user, clientID string) (int, error), authz AuthzAdmin, tools ToolsAdmin, keysAdmin APIKeysAdmin, logger *slog.Logger) *adminServer {
 	a := &adminServer{path: path, store: store, users: users, signing: keys, withdraw: withdraw, authz: authz, logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /audit/nodes", a.nodes)
@@ -55,6 +55,8 @@ func newAdminServer(path string, store audit.Reader, users *oauth.Users, keys *t
 	mux.HandleFunc("POST /consents/withdraw", a.withdrawConsent)
 	mux.Handle("/authz/", authzHandler(authz))
 	mux.Handle("/mcp/", mcpAdminHandler(tools))
+	mux.Handle("/apikeys", apiKeysHandler(keysAdmin))
+	mux.Handle("/apikeys/", apiKeysHandler(keysAdmin))
 	a.srv = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return a
 }

@@ -46,6 +46,7 @@ type Config struct {
 	Authz   AuthzConfig     `yaml:"authz"`
 	Guard   standard.Config `yaml:"guard"`
 	MCP     MCPConfig       `yaml:"mcp"`
+	LLM     LLMConfig       `yaml:"llm"`
 	// ServerSecret keys the node's HMACs (authorization codes, refresh
 	// tokens, DPoP nonces, client secret hashes): 32 bytes or more, the same
 	// on every node. Empty: generated once in <data_dir>/server-secret,
@@ -114,6 +115,7 @@ func DefaultConfig() Config {
 		Authz: defaultAuthz(),
 		Guard: standard.Default(),
 		MCP:   defaultMCP(),
+		LLM:   defaultLLM(),
 	}
 }
 
@@ -167,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.MCP.validate(); err != nil {
 		return err // mcp's errors name mcp.<key>
+	}
+	if err := c.LLM.validate(); err != nil {
+		return err
 	}
 	if c.Store.Kind == "redis" && c.ServerSecret.IsZero() {
 		return errors.New("server_secret: required with store.kind redis: every node must share it ({file: ...} or {env: ...})")

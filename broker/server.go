@@ -22,10 +22,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/subzero-gateway/subzero/audit"
+	"github.com/subzero-gateway/subzero/broker/apikey"
 	"github.com/subzero-gateway/subzero/broker/dpop"
+	"github.com/subzero-gateway/subzero/broker/limits"
+	"github.com/subzero-gateway/subzero/broker/llm"
 	"github.com/subzero-gateway/subzero/broker/oauth"
 	"github.com/subzero-gateway/subzero/broker/token"
 	"github.com/subzero-gateway/subzero/delegation/rebac"
+	"github.com/subzero-gateway/subzero/guard/output"
 	"github.com/subzero-gateway/subzero/guard/standard"
 	"github.com/subzero-gateway/subzero/mcp/pin/pinstore"
 	"github.com/subzero-gateway/subzero/store/bolt"
@@ -51,6 +55,7 @@ type Server struct {
 	authz    *Authz
 	adminURL *url.URL // the resource URI of /admin
 	mcp      *mcpNode
+	llm      *llmNode
 	draining atomic.Bool
 }
 
@@ -68,7 +73,13 @@ type backend interface {
 func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(string) string, version string) (_ *Server, err error) {
 	// The guard first: compiling its detectors takes a while, and the
 	// data directory is not held meanwhile (audit tail -f waits for it).
-	scanner, err := standard.Open(cfg.Guard, getenv, logger.With("component", "guard"))
+	// The leak detector is shared with the LLM proxy, which registers
+	// system prompts with it for the time of a call.
+	leak, err := output.NewLeak(cfg.Guard.Output)
+	if err != nil {
+		return nil, fmt.Errorf("guard.output: %w", err)
+	}
+	scanner, err := standard.Open(cfg.Guard, getenv, logger.With("component", "guard"), standard.WithLeak(leak))
 	if err != nil {
 		return nil, err
 	}
@@ -134,8 +145,9 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if !slices.ContainsFunc(ocfg.Resources, func(u *url.URL) bool { return u.String() == s.adminURL.String() }) {
 		ocfg.Resources = append(slices.Clone(ocfg.Resources), s.adminURL)
 	}
-	// The gateway's resources: /mcp and each virtual server.
-	for _, path := range cfg.MCP.paths() {
+	// The gateway's resources, /mcp and each virtual server, and the
+	// LLM proxy's, /v1.
+	for _, path := range append(cfg.MCP.paths(), llmPath) {
 		u := ocfg.Issuer.JoinPath(path)
 		if !slices.ContainsFunc(ocfg.Resources, func(r *url.URL) bool { return r.String() == u.String() }) {
 			ocfg.Resources = append(slices.Clone(ocfg.Resources), u)
@@ -153,6 +165,16 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if s.mcp, err = s.newMCP(cfg, ocfg.Issuer, st.pins, scanner, getenv, logger); err != nil {
 		return nil, err
 	}
+	s.llm, err = s.newLLM(cfg, st, secretKey, llm.Deps{Guard: scanner, Leak: leak, GetEnv: getenv, Logger: logger.With("component", "llm")})
+	if err != nil {
+		s.mcp.close()
+		return nil, err
+	}
+	s.llm.resource = &resourceGuard{
+		public: ocfg.Issuer, resource: ocfg.Issuer.JoinPath(llmPath).String(), scopes: cfg.LLM.Scopes,
+		metadataURL: ocfg.Issuer.String() + llmMetadataPath, requireDPoP: cfg.OAuth.DPoPRequired || cfg.LLM.RequireDPoP,
+		tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(),
+	}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
@@ -161,7 +183,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), s.oauth.WithdrawConsent, s.authz, s.mcp.gateway, logger)
+	s.admin = newAdminServer(cfg.AdminSocket(), auditStore, users, s.oauth.Keys(), s.oauth.WithdrawConsent, s.authz, s.mcp.gateway, s.llm.admin, logger)
 	return s, nil
 }
 
@@ -289,6 +311,12 @@ func (s *Server) routes() http.Handler {
 			s.oauth.ProtectedResourceMetadataDPoP(u.String(), s.cfg.MCP.Scopes, s.cfg.MCP.RequireDPoP))
 	}
 	mux.Handle("/admin/mcp/", adminGuard.wrap(s.adminOnly(http.StripPrefix("/admin", mcpAdminHandler(s.mcp.gateway)))))
+	// The LLM proxy, for API keys and access tokens for /v1.
+	mux.Handle(llmPath+"/", s.llm.handler(s.logger))
+	apiKeysAdmin := adminGuard.wrap(s.adminOnly(http.StripPrefix("/admin", apiKeysHandler(s.llm.admin))))
+	mux.Handle("/admin/apikeys", apiKeysAdmin)
+	mux.Handle("/admin/apikeys/", apiKeysAdmin)
+	public("GET", llmMetadataPath, s.oauth.ProtectedResourceMetadataDPoP(s.llm.resource.resource, s.cfg.LLM.Scopes, s.cfg.LLM.RequireDPoP))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -329,6 +357,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"status": "ready", "store": s.cfg.Store.Kind}
 	if h := s.mcp.upstreams.Health(); len(h) > 0 {
 		body["mcp_upstreams"] = h
+	}
+	if h := s.llm.ready(); len(h) > 0 {
+		body["llm_upstreams"] = h
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -436,6 +467,7 @@ func (s *Server) refresh(ctx context.Context) {
 // closeAll flushes the audit log and closes the store.
 func (s *Server) closeAll(ctx context.Context) error {
 	s.mcp.close()
+	s.llm.close()
 	s.authz.Close()
 	err := s.audit.Close(ctx)
 	if cerr := s.store.Close(); err == nil && cerr != nil {
@@ -466,13 +498,17 @@ func openAuditLog(ctx context.Context, cfg *Config, store audit.Store, logger *s
 
 // stores are the domain stores of the configured backend.
 type stores struct {
-	db     backend
-	audit  audit.Store
-	oauth  oauth.Store
-	replay dpop.ReplayStore
-	keys   token.KeyStore
-	tuples rebac.TupleStore
-	pins   pinstore.Store
+	db      backend
+	audit   audit.Store
+	oauth   oauth.Store
+	replay  dpop.ReplayStore
+	keys    token.KeyStore
+	tuples  rebac.TupleStore
+	pins    pinstore.Store
+	apikeys apikey.Store
+	// counters opens the LLM budgets' counters; closer, when not nil,
+	// must be closed before the store.
+	counters func() (c limits.Counters, closer interface{ Close() error }, err error)
 }
 
 // openStores opens the configured backend.
@@ -483,13 +519,21 @@ func openStores(ctx context.Context, cfg *Config, getenv func(string) string) (s
 		if err != nil {
 			return stores{}, err
 		}
-		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins()}, nil
+		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.Replay(), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins(),
+			apikeys: db.APIKeys(), counters: func() (limits.Counters, interface{ Close() error }, error) { return db.Counters(), nil, nil }}, nil
 	default:
 		db, err := bolt.Open(cfg.BoltPath(), cfg.Store.Bolt.LockTimeout, false)
 		if err != nil {
 			return stores{}, fmt.Errorf("store.bolt: %w", err)
 		}
-		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.LocalReplay(time.Now), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins()}, nil
+		return stores{db: db, audit: db.Audit(), oauth: db.OAuth(), replay: db.LocalReplay(time.Now), keys: db.SigningKeys(), tuples: db.Tuples(), pins: db.Pins(),
+			apikeys: db.APIKeys(), counters: func() (limits.Counters, interface{ Close() error }, error) {
+				c, err := db.Counters()
+				if err != nil {
+					return nil, nil, fmt.Errorf("store.bolt: %w", err)
+				}
+				return c, c, nil
+			}}, nil
 	}
 }
 

@@ -94,7 +94,7 @@ type StaticClient struct {
 // broker sets from its public URL.
 func Default() Config {
 	return Config{
-		Scopes:               []string{"mcp"},
+		Scopes:               []string{"mcp", "llm"},
 		Token:                token.Default(),
 		RefreshTokenLifetime: 7 * 24 * time.Hour,
 		AuthCodeLifetime:     60 * time.Second,

@@ -27,6 +27,10 @@ commands:
                       forget a user's consents to a client (through the running node)
   authz ...           authorization models, tuples, checks and lists (subzero authz help)
   mcp tools ...       the MCP gateway's quarantined tools and their approval (subzero mcp help)
+  apikey create --name N [--models M]
+                      make an API key for the LLM proxy at /v1, printed once as the last line
+  apikey list | revoke ID
+                      list or revoke API keys (subzero apikey help)
   eval guard --data FILE.jsonl [--format table|json] [--rows FILE] [--fold I/K] [--check]
                       measure the guard on a labelled data set (docs/GUARD.md)
   guard scan [--direction D] [--json]
@@ -121,6 +125,12 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			return nil
 		}
 		return mcpCmd(ctx, e, rest)
+	case "apikey":
+		if len(rest) == 1 && (rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help") {
+			fmt.Fprint(stdout, apikeyUsage)
+			return nil
+		}
+		return apikeyCmd(ctx, e, rest)
 	case "eval":
 		return evalCmd(ctx, e, rest)
 	case "guard":

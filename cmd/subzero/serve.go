@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/subzero-gateway/subzero/broker"
+	"github.com/subzero-gateway/subzero/broker/llm"
 	"github.com/subzero-gateway/subzero/delegation/rebac"
+	"github.com/subzero-gateway/subzero/examples/llmdemo"
 	"github.com/subzero-gateway/subzero/examples/mcpdemo/notes"
 	"github.com/subzero-gateway/subzero/mcp/upstream"
 )
@@ -19,7 +23,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	configFile := fs.String("config", e.getenv("SUBZERO_CONFIG"), "config `file` (default: development defaults)")
 	addr := fs.String("addr", "", "listen address `host:port` (overrides server.addr)")
 	data := fs.String("data", "", "data `dir` (overrides data_dir)")
-	demo := fs.Bool("demo", true, "on development defaults, put the demo MCP server (examples/mcpdemo) behind /mcp with an authorization model for the demo user")
+	demo := fs.Bool("demo", true, "on development defaults, put the demo MCP server (examples/mcpdemo) behind /mcp and the demo model server (examples/llmdemo) behind /v1, with an authorization model for the demo user")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,6 +45,9 @@ func serveWith(ctx context.Context, e env, configFile string, flags broker.Flags
 	demo = demo && !cfg.Explicit
 	if demo {
 		if err := startDemoUpstream(ctx, cfg, logger); err != nil {
+			return err
+		}
+		if err := startDemoModels(ctx, cfg, logger); err != nil {
 			return err
 		}
 	}
@@ -127,6 +134,33 @@ func demoGateway(ctx context.Context, e env, srv *broker.Server, logger *slog.Lo
 	}
 	fmt.Fprintf(e.stderr, "subzero: demo MCP gateway at %s/mcp (upstream \"notes\"): connect an MCP client with that URL and log in as %q\n",
 		srv.Issuer(), broker.DemoUser)
+	fmt.Fprintf(e.stderr, "subzero: demo LLM proxy at %s/v1 (model %q): make a key with `subzero apikey create --name app` and point an OpenAI client at it\n",
+		srv.Issuer(), demoModel)
+}
+
+// demoModel is the model the demo model server answers for.
+const demoModel = "demo-chat"
+
+// startDemoModels runs the demo model server (examples/llmdemo) on a
+// loopback port of its own and puts it behind the LLM proxy as upstream
+// "demo": on development defaults, /v1 has a model to call.
+func startDemoModels(ctx context.Context, cfg *broker.Config, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo models: %w", err)
+	}
+	hs := &http.Server{Handler: llmdemo.New(llmdemo.Options{Models: []string{demoModel}, ChunkBytes: 8}), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && ctx.Err() == nil {
+			logger.Error("demo models", "err", err)
+		}
+	}()
+	context.AfterFunc(ctx, func() { hs.Close() })
+	cfg.LLM.Upstreams = append(cfg.LLM.Upstreams, llm.UpstreamConfig{
+		Name: "demo", Kind: "compatible", Models: []string{demoModel},
+		BaseURL: &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/v1"},
+	})
+	return nil
 }
 
 func demoAuthz(ctx context.Context, srv *broker.Server) error {

@@ -77,6 +77,12 @@ func TestRunServe(t *testing.T) {
 				t.Errorf("GET /readyz: mcp_upstreams = %v, want the demo upstream notes, up", body["mcp_upstreams"])
 			}
 			delete(body, "mcp_upstreams")
+			// And the demo model server behind /v1.
+			models, _ := body["llm_upstreams"].([]any)
+			if len(models) != 1 || models[0].(map[string]any)["name"] != "demo" || models[0].(map[string]any)["state"] != "closed" {
+				t.Errorf("GET /readyz: llm_upstreams = %v, want the demo model server, closed", body["llm_upstreams"])
+			}
+			delete(body, "llm_upstreams")
 		}
 		want := map[string]any{}
 		for k, v := range tt.wantBody {
