@@ -908,3 +908,35 @@ func TestLogprobsDroppedWhenGuarded(t *testing.T) {
 		t.Errorf("unguarded: %v, logprobs %+v; want them relayed", err, resp.Choices[0].LogProbs)
 	}
 }
+
+func TestStreamEndsWithErrorEvents(t *testing.T) {
+	up, base := startUpstream(t, llmdemo.Options{ChunkBytes: 8192})
+	cfg := basicConfig(base)
+	cfg.Upstreams[0].StreamIdleTimeout = 200 * time.Millisecond
+	cfg.MaxSSELineBytes = 4096
+	env := newProxy(t, cfg, llm.Deps{})
+
+	// An upstream that stops sending: the idle timeout ends the stream with
+	// an error the client sees, and cancels the upstream call.
+	s, err := env.client().CreateChatCompletionStream(t.Context(), chatReq("hang after: some words"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readStream(s); err == nil || !strings.Contains(err.Error(), "stopped sending") {
+		t.Errorf("idle stream ended with %v", err)
+	}
+	waitFor(t, up.Cancellations(), "the idle upstream's cancellation")
+
+	// A line past max_sse_line_bytes.
+	s, err = env.client().CreateChatCompletionStream(t.Context(), chatReq("say: "+strings.Repeat("long ", 1000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readStream(s); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("oversized line ended with %v", err)
+	}
+	evs := env.events.list()
+	if len(evs) != 2 || evs[0].Decision != "error" || evs[1].Decision != "error" {
+		t.Errorf("events = %+v", evs)
+	}
+}
