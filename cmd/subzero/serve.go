@@ -156,6 +156,9 @@ func startDemoModels(ctx context.Context, cfg *broker.Config, logger *slog.Logge
 		}
 	}()
 	context.AfterFunc(ctx, func() { hs.Close() })
+	// The demo shows a system prompt kept from leaking: a canary planted in
+	// every request's, and its text registered for echo detection.
+	cfg.LLM.Guard.Canary, cfg.LLM.Guard.SystemPromptLeak = true, true
 	cfg.LLM.Upstreams = append(cfg.LLM.Upstreams, llm.UpstreamConfig{
 		Name: "demo", Kind: "compatible", Models: []string{demoModel},
 		BaseURL: &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/v1"},
