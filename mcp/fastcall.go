@@ -13,31 +13,36 @@ import (
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 )
 
-// tools/call on a fast path.
+// tools/call and tools/list on a fast path.
 //
 // mcp-go's server decodes a request several times over (the envelope, the
 // protocol era, the _meta, the standard headers, the typed params), and a
 // result is decoded from the pipeline's JSON into typed content and
-// encoded again. For the requests that make most of a gateway's traffic,
-// a tools/call of a tool the server serves, the gateway decodes the
-// envelope and the params once, runs the same pipeline (runToolCall), and
-// writes the result as the pipeline returned it: the upstream's JSON as
-// the outbound guard left it.
+// encoded again; a tools/list copies, sorts and filters every registered
+// tool. For the requests that make most of a gateway's traffic, the
+// gateway decodes the envelope and the params once and answers itself: a
+// tools/call of a tool the server serves runs the same pipeline
+// (runToolCall), and its result is written as the pipeline returned it,
+// the upstream's JSON as the outbound guard left it; a tools/list is
+// written from the tools the server registered, each encoded once
+// (list.go), filtered by Visibility as mcp-go's list is.
 //
 // The fast path takes only what it can answer exactly as mcp-go would,
 // and hands everything else to mcp-go, which then answers it, errors
-// included: a request that is not one JSON-RPC tools/call with a string or
-// integer ID and params of name, arguments and _meta only; an unknown,
-// unselected or hidden tool (mcp-go's errors); a 2026-07-28 request whose
-// versions, Mcp-Method, Mcp-Name or Mcp-Param-* headers do not match its
-// body, or without client capabilities; an earlier protocol's request
-// without its session, or whose client declared elicitation (the pipeline
-// may ask it to approve the call, through mcp-go's session), or whose
-// session mcp-go has not served for half its idle TTL (mcp-go ends
-// sessions it has not seen, and only the requests it serves count).
-// The fast path never writes server-sent events: a call that sends the
-// client nothing but its answer is answered as application/json, as
-// mcp-go does.
+// included: a request that is not one JSON-RPC request with a string or
+// integer ID and params of name, arguments (calls) and _meta only (so a
+// list with a cursor); an unknown, unselected or hidden tool (mcp-go's
+// errors); a 2026-07-28 request whose versions, Mcp-Method, Mcp-Name or
+// Mcp-Param-* headers do not match its body, or without client
+// capabilities; an earlier protocol's request without its session, or a
+// call whose client declared elicitation (the pipeline may ask it to
+// approve the call, through mcp-go's session), or a session mcp-go has not
+// served for half its idle TTL (mcp-go ends sessions it has not seen, and
+// only the requests it serves count). The fast path never writes
+// server-sent events: it answers as application/json, as mcp-go does a
+// request during which nothing else is sent to the client. Notifications
+// mcp-go queued for a session (a list changed) are delivered with the
+// next request mcp-go serves for it, or on its GET stream.
 
 // rpcRequest is a JSON-RPC request's envelope.
 type rpcRequest struct {
@@ -47,44 +52,50 @@ type rpcRequest struct {
 	Params  json.RawMessage `json:"params"`
 }
 
-var toolsCallMethod = []byte(`"` + MethodToolsCall + `"`)
+var (
+	toolsCallMethod = []byte(`"` + MethodToolsCall + `"`)
+	toolsListMethod = []byte(`"` + string(mcpgo.MethodToolsList) + `"`)
+)
 
-// serveToolCall answers the request whose body is body on the fast path,
-// and reports whether it did; when it did not, nothing was written.
-// serveHTTP has checked the caller's session (earlier protocols) is its
-// own.
-func (v *vserver) serveToolCall(w http.ResponseWriter, r *http.Request, body []byte) bool {
-	if !bytes.Contains(body, toolsCallMethod) {
+// serveFast answers the request whose body is body on the fast path, and
+// reports whether it did; when it did not, nothing was written. serveHTTP
+// has checked the caller's session (earlier protocols) is its own.
+func (v *vserver) serveFast(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	if !bytes.Contains(body, toolsCallMethod) && !bytes.Contains(body, toolsListMethod) {
 		return false
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return false
 	}
 	var req rpcRequest
-	if json.Unmarshal(body, &req) != nil || req.JSONRPC != mcpgo.JSONRPC_VERSION || req.Method != MethodToolsCall || !simpleID(req.ID) {
+	if json.Unmarshal(body, &req) != nil || req.JSONRPC != mcpgo.JSONRPC_VERSION || !simpleID(req.ID) {
+		return false
+	}
+	call := req.Method == MethodToolsCall
+	if !call && req.Method != string(mcpgo.MethodToolsList) {
 		return false
 	}
 	var params map[string]json.RawMessage
-	if json.Unmarshal(req.Params, &params) != nil {
+	if len(req.Params) > 0 && json.Unmarshal(req.Params, &params) != nil {
 		return false
 	}
 	var name string
 	var args, meta json.RawMessage
 	for k, val := range params {
-		switch k {
-		case "name":
+		switch {
+		case k == "name" && call:
 			if json.Unmarshal(val, &name) != nil {
 				return false
 			}
-		case "arguments":
+		case k == "arguments" && call:
 			args = val
-		case "_meta":
+		case k == "_meta":
 			meta = val
 		default:
 			return false
 		}
 	}
-	if name == "" {
+	if call && name == "" {
 		return false
 	}
 
@@ -95,16 +106,26 @@ func (v *vserver) serveToolCall(w http.ResponseWriter, r *http.Request, body []b
 	if modern {
 		if r.Header.Get(mcpgo.HeaderLastEventID) != "" || hv == "" || hv != mv || !caps ||
 			!slices.Contains(protocolVersions, mv) ||
-			mcpgo.ValidateStandardHeaders(r.Header.Get, mv, mcpgo.MethodToolsCall, req.Params) != nil {
+			mcpgo.ValidateStandardHeaders(r.Header.Get, mv, mcpgo.MCPMethod(req.Method), req.Params) != nil {
 			return false
 		}
 	} else {
+		// A list on an earlier protocol is left to mcp-go: lists are what
+		// clients ask after a notification, which may be in flight.
 		session = r.Header.Get(mcpgo.HeaderSessionID)
-		if hv == "" || session == "" || !v.g.sessions.fast(session) {
+		if !call || hv == "" || session == "" || !v.g.sessions.fast(session) {
 			return false
 		}
 	}
+	if !call {
+		return v.serveToolsList(w, r, req.ID, modern)
+	}
+	return v.serveToolCall(w, r, req, name, args, modern, session)
+}
 
+// serveToolCall answers a tools/call of name with args, unless mcp-go
+// must.
+func (v *vserver) serveToolCall(w http.ResponseWriter, r *http.Request, req rpcRequest, name string, args json.RawMessage, modern bool, session string) bool {
 	e := v.g.idx.Load().tools[name]
 	if e == nil || !v.selects(v.cfg.Tools, name) || e.hidden != "" {
 		return false
@@ -148,6 +169,60 @@ func (v *vserver) serveToolCall(w http.ResponseWriter, r *http.Request, body []b
 	b = append(b, out...)
 	b = append(b, "}\n"...)
 	writeJSON(w, http.StatusOK, b)
+	return true
+}
+
+// serveToolsList answers a tools/list from the tools the server last
+// registered, each encoded once (list.go), filtered by Visibility; unless
+// one of them could not be encoded, which mcp-go then answers.
+func (v *vserver) serveToolsList(w http.ResponseWriter, r *http.Request, id json.RawMessage, modern bool) bool {
+	l := v.listed.Load()
+	items := make([]Item, 0, len(l.tools))
+	encoded := make([]*encodedTool, 0, len(l.tools))
+	for i := range l.tools {
+		lt := &l.tools[i]
+		if lt.hidden {
+			continue
+		}
+		if lt.json == nil {
+			return false
+		}
+		items = append(items, lt.item)
+		encoded = append(encoded, lt)
+	}
+	v.g.fastLists.Add(1)
+	allowed := v.visible(r.Context(), items)
+	head := `{"tools":[`
+	if modern {
+		head = string(v.resultHead) + `,"ttlMs":0,"cacheScope":"` + string(mcpgo.CacheScopePrivate) + `","tools":[`
+	}
+	size := len(id) + len(head) + 64
+	for k, lt := range encoded {
+		if allowed[k] {
+			size += len(lt.json) + 1
+		}
+	}
+	b := v.listBuf(size)
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id...)
+	b = append(b, `,"result":`...)
+	b = append(b, head...)
+	first := true
+	for k, lt := range encoded {
+		if allowed[k] {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, lt.json...)
+		}
+	}
+	b = append(b, "]}}\n"...)
+	writeJSON(w, http.StatusOK, b)
+	if cap(b) <= maxPooledList {
+		b = b[:0]
+		v.bufs.Put(&b)
+	}
 	return true
 }
 

@@ -91,10 +91,11 @@ type Gateway struct {
 	sessions *sessions
 	origins  map[string]bool
 
-	// fastCalls counts the calls served on the fast path (fastcall.go);
+	// fastCalls and fastLists count the calls and lists served on the
+	// fast path (fastcall.go);
 	// noFast turns it off (tests compare the two paths).
-	fastCalls atomic.Uint64
-	noFast    atomic.Bool
+	fastCalls, fastLists atomic.Uint64
+	noFast               atomic.Bool
 
 	collisions *prometheus.GaugeVec
 	hidden     prometheus.Gauge

@@ -79,6 +79,12 @@ func (g *Gateway) newServer(name string, cfg ServerConfig, all bool) *vserver {
 	hooks.AddAfterListPrompts(v.filterPrompts)
 	hooks.AddAfterListResources(v.filterResources)
 	hooks.AddAfterListResourceTemplates(v.filterTemplates)
+	hooks.AddOnRegisterSession(func(_ context.Context, sess server.ClientSession) {
+		g.sessions.registered(sess.SessionID(), sess.NotificationChannel())
+	})
+	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) {
+		g.sessions.registered(sess.SessionID(), nil)
+	})
 	hooks.AddAfterInitialize(func(ctx context.Context, _ any, req *mcpgo.InitializeRequest, _ *mcpgo.InitializeResult) {
 		if sess := server.ClientSessionFromContext(ctx); sess != nil && sess.SessionID() != "" {
 			g.sessions.initialized(sess.SessionID(), req.Params.Capabilities.Elicitation != nil)
@@ -138,6 +144,7 @@ func (v *vserver) update(x *index) {
 		// The encodings first: a list between the two finds mcp-go's
 		// previous tools are not the ones encoded, and falls back.
 		v.listed.Store(encodeTools(entries))
+		v.g.sessions.notifyAll() // mcp-go tells every session
 		v.mcp.SetTools(tools...)
 	}
 
@@ -154,6 +161,7 @@ func (v *vserver) update(x *index) {
 	}
 	if s := fp.String(); s != v.promptsFP {
 		v.promptsFP = s
+		v.g.sessions.notifyAll()
 		v.mcp.SetPrompts(prompts...)
 		if len(prompts) == 0 {
 			v.mcp.SendNotificationToAllClients(mcpgo.MethodNotificationPromptsListChanged, nil)
@@ -182,6 +190,7 @@ func (v *vserver) update(x *index) {
 	}
 	if s := fp.String(); s != v.resourcesFP {
 		v.resourcesFP = s
+		v.g.sessions.notifyAll()
 		v.mcp.SetResources(resources...)
 		if len(resources) == 0 {
 			v.mcp.SendNotificationToAllClients(mcpgo.MethodNotificationResourcesListChanged, nil)
@@ -189,6 +198,7 @@ func (v *vserver) update(x *index) {
 	}
 	if s := tfp.String(); s != v.templatesFP {
 		v.templatesFP = s
+		v.g.sessions.notifyAll()
 		v.mcp.SetResourceTemplates(templates...)
 	}
 }
@@ -548,9 +558,12 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if id := r.Header.Get(mcpgo.HeaderSessionID); id != "" && r.Method == http.MethodGet {
+		g.sessions.notify(id) // its stream takes notifications unseen
+	}
 	if r.Method == http.MethodPost && r.Body != nil {
 		body, err := io.ReadAll(r.Body)
-		if err == nil && !g.noFast.Load() && v.serveToolCall(w, r, body) {
+		if err == nil && !g.noFast.Load() && v.serveFast(w, r, body) {
 			return
 		}
 		// mcp-go reads the body again, and fails as it would have.

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"sync"
 	"time"
+
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 )
 
 // sessions holds the sessions of protocols before 2026-07-28: each ID is
@@ -27,6 +29,15 @@ type session struct {
 	// only requests that mcp-go serves reset, may be half run out: the
 	// fast path serves the session's calls until then.
 	mcpgoUntil time.Time
+	// queue is mcp-go's queue of notifications for the session, from when
+	// mcp-go registers the session to when it ends it. mcp-go sends what
+	// waits there with its answer to the next request, so the fast path
+	// serves none while something waits.
+	queue chan<- mcpgo.JSONRPCNotification
+	// notified is set once mcp-go may have sent the session a
+	// notification: mcp-go then answers every later request of the session
+	// as server-sent events, which the fast path does not write.
+	notified bool
 }
 
 func newSessions(ttl time.Duration, now func() time.Time) *sessions {
@@ -90,6 +101,16 @@ func (s *sessions) initialized(id string, elicit bool) {
 	}
 }
 
+// registered records mcp-go's notification queue of session id (nil when
+// mcp-go ends the session).
+func (s *sessions) registered(id string, queue chan<- mcpgo.JSONRPCNotification) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if se := s.m[id]; se != nil {
+		se.queue = queue
+	}
+}
+
 // servedByMCPGo records that mcp-go served a request of session id, which
 // resets its idle clock there.
 func (s *sessions) servedByMCPGo(id string) {
@@ -101,14 +122,39 @@ func (s *sessions) servedByMCPGo(id string) {
 	}
 }
 
+// notify records that mcp-go may have sent session id a notification;
+// notifyAll, every session.
+func (s *sessions) notify(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if se := s.m[id]; se != nil {
+		se.notified = true
+	}
+}
+
+func (s *sessions) notifyAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, se := range s.m {
+		se.notified = true
+	}
+}
+
 // fast reports whether the fast path may serve a call of session id: its
 // client cannot be asked for elicitation (so the call needs no session of
-// mcp-go's), and mcp-go will not end the session as idle before it is
-// next asked.
+// mcp-go's), mcp-go registered the session and never sent it a
+// notification (that we know of, or that waits), and mcp-go will not end
+// it as idle before it is next asked.
 func (s *sessions) fast(id string) bool {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	se := s.m[id]
-	return se != nil && se.known && !se.elicit && now.Before(se.mcpgoUntil)
+	if se == nil || se.queue == nil {
+		return false
+	}
+	if len(se.queue) > 0 {
+		se.notified = true
+	}
+	return se.known && !se.elicit && !se.notified && now.Before(se.mcpgoUntil)
 }
