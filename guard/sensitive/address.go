@@ -7,6 +7,10 @@ import (
 	"unicode/utf8"
 )
 
+// licenseKeyword starts the words that announce a licence number
+// ("license", "licence", "licencia"); the keyword automaton finds it.
+const licenseKeyword = "licen"
+
 var licenseWords = words("driver", "driving", "dl#", "dl no", "dl number", "führerschein", "permis de conduire", "licencia de conducir", "carteira de motorista", "patente di guida", "rijbewijs", "körkort")
 
 // licenses reports a driver's licence number: a token of 5 to 20 letters
@@ -14,12 +18,14 @@ var licenseWords = words("driver", "driving", "dl#", "dl no", "dl number", "füh
 // driver's-licence phrase. US states use many formats (7 digits, a
 // letter and 12 digits, ...), so the phrase is required.
 func (d *Detector) licenses(s *scratch, text string) {
-	for i := 0; i < len(s.low); {
-		k := bytes.Index(s.low[i:], []byte("licen"))
-		if k < 0 {
-			return
+	// The keyword automaton's hits of "licen", which cannot overlap
+	// itself: in order of start.
+	i := 0
+	for _, m := range s.hits {
+		if m.PatternID != d.licen || m.Start < i {
+			continue
 		}
-		p := i + k
+		p := m.Start
 		i = p + 5
 		if !contextBefore(s.low, p+5, 24, licenseWords) {
 			continue

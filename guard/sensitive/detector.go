@@ -130,6 +130,7 @@ type Detector struct {
 	// pattern triggers.
 	ac          *termscan.Matcher
 	kw          keywordSet
+	licen       int  // the pattern of licenseKeyword, or -1
 	secrets     bool // the secret detectors have keywords
 	keyNames    []keyName
 	allowValues map[string]bool
@@ -186,6 +187,10 @@ func New(cfg Config) (*Detector, error) {
 			return nil, err
 		}
 	}
+	d.licen = -1
+	if d.on[kindLicense] {
+		d.licen = d.kw.id(licenseKeyword)
+	}
 	if len(d.kw.words) > 0 {
 		ac, err := termscan.NewOptions(d.kw.words, termscan.Options{WordStart: d.kw.wordStart, Word: isAlpha})
 		if err != nil {
@@ -214,7 +219,7 @@ type keywordSet struct {
 // follows it, and the hits it leaves out are those after an ASCII
 // letter, where address finds a letter before the word and gives up.
 func (kw *keywordSet) wordStart(i int) bool {
-	if len(kw.targets[i]) > 0 || len(kw.addr[i]) == 0 {
+	if len(kw.targets[i]) > 0 || len(kw.addr[i]) == 0 || kw.words[i] == licenseKeyword {
 		return false
 	}
 	for _, k := range kw.addr[i] {

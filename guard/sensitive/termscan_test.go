@@ -1,6 +1,7 @@
 package sensitive
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -191,6 +192,11 @@ func FuzzKeywordHits(f *testing.F) {
 		if err := sameFindings(d, all, soup); err != nil {
 			t.Errorf("soup: %v", err)
 		}
+		for _, x := range []string{data, soup, "driver license " + data} {
+			if _, err := sameLicenses(d, s, x); err != nil {
+				t.Errorf("%q: %v", x, err)
+			}
+		}
 	})
 }
 
@@ -232,4 +238,93 @@ func BenchmarkKeywordHitsDevSet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// licensesRef is licenses as it was before the keyword automaton found
+// "licen": a search of the lower-cased text, the reference for the
+// automaton's hits.
+func (d *Detector) licensesRef(s *scratch, text string) {
+	for i := 0; i < len(s.low); {
+		k := bytes.Index(s.low[i:], []byte("licen"))
+		if k < 0 {
+			return
+		}
+		p := i + k
+		i = p + 5
+		if !contextBefore(s.low, p+5, 24, licenseWords) {
+			continue
+		}
+		j := p + 5
+		for j < len(text) && isAlpha(text[j]) {
+			j++
+		}
+		for words := 0; j < len(text) && j-p < 60; {
+			for j < len(text) && (text[j] == ' ' || text[j] == ':' || text[j] == '#' || text[j] == '\'' || text[j] == '.') {
+				j++
+			}
+			a := j
+			dg := 0
+			for j < len(text) && (isAlnum(text[j]) || text[j] == '-') {
+				if isDigit(text[j]) {
+					dg++
+				}
+				j++
+			}
+			if a == j {
+				break
+			}
+			if dg >= 4 && j-a >= 5 && j-a <= 20 && isAlnum(text[j-1]) {
+				s.cands = append(s.cands, cand{start: a, end: j, kind: kindLicense, score: 0.8, detector: "pii.driver_license", rule: "license-context"})
+				i = j
+				break
+			}
+			if dg > 0 {
+				break
+			}
+			words++
+			if words > 3 {
+				break
+			}
+		}
+	}
+}
+
+// sameLicenses reports whether licenses, from the automaton's hits,
+// finds what licensesRef finds in text, and how many.
+func sameLicenses(d *Detector, s *scratch, text string) (int, error) {
+	d.keywordHits(s, text)
+	s.cands = s.cands[:0]
+	d.licenses(s, text)
+	got := slices.Clone(s.cands)
+	s.cands = s.cands[:0]
+	d.licensesRef(s, text)
+	if !slices.Equal(got, s.cands) {
+		return 0, fmt.Errorf("licences %v, want %v", got, s.cands)
+	}
+	return len(got), nil
+}
+
+// TestLicensesMatchReference holds licenses to licensesRef on every
+// development-set row and on texts made to find one.
+func TestLicensesMatchReference(t *testing.T) {
+	d, err := New(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := new(scratch)
+	found := 0
+	texts := append(devTexts(t),
+		"Driver's License: D1234567, licence 12345; driving licence no. AB-12345-CD license license 99999x",
+		"DL# licensed licence licencia de conducir 12345678 Licence LICENSE 1234 5678",
+		"DL# license 1234-licen 56789") // a hit inside a licence number
+	for i, text := range texts {
+		n, err := sameLicenses(d, s, text)
+		if err != nil {
+			t.Fatalf("text %d: %v", i, err)
+		}
+		found += n
+	}
+	if found < 3 {
+		t.Errorf("%d licences found: the test checks little", found)
+	}
 }
