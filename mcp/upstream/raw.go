@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,8 @@ func (u *Upstream) callToolDecoded(ctx context.Context, c *client.Client, t mcp.
 // errInputRequired: the upstream asked for more input (2026-07-28 multi
 // round-trip), which the gateway's client cannot give, as mcp-go's client
 // without handlers cannot.
+var inputRequired = []byte(`"` + string(mcp.ResultTypeInputRequired) + `"`)
+
 var errInputRequired = errors.New("the upstream asked the client for input, which the gateway cannot provide")
 
 func callToolRaw(ctx context.Context, c *client.Client, tr *transport.StreamableHTTP, t *RawTool, args json.RawMessage) (json.RawMessage, error) {
@@ -103,10 +106,12 @@ func callToolRaw(ctx context.Context, c *client.Client, tr *transport.Streamable
 	}
 	var header http.Header
 	if modern {
-		standard := mcp.StandardHeaders(version, mcp.MethodToolsCall, encoded)
-		header = make(http.Header, len(standard))
-		for k, v := range standard {
-			header.Set(k, v)
+		// As mcp.StandardHeaders makes them, without decoding the params
+		// again for the name.
+		header = make(http.Header, 3)
+		header.Set(mcp.HeaderMethod, string(mcp.MethodToolsCall))
+		if name, ok := mcp.EncodeHeaderValue(t.tool.Name); ok {
+			header.Set(mcp.HeaderName, name)
 		}
 		if t.bound {
 			for k, v := range mcp.GenerateParamHeaders(&t.tool, encoded) {
@@ -133,14 +138,18 @@ func callToolRaw(ctx context.Context, c *client.Client, tr *transport.Streamable
 	if i := firstNonSpace(resp.Result); i < 0 || resp.Result[i] != '{' {
 		return nil, errors.New("the result is not a JSON object")
 	}
-	var head struct {
-		ResultType string `json:"resultType"`
-	}
-	if err := json.Unmarshal(resp.Result, &head); err != nil {
-		return nil, fmt.Errorf("the result is not a JSON object: %w", err)
-	}
-	if head.ResultType == string(mcp.ResultTypeInputRequired) {
-		return nil, errInputRequired
+	// The envelope's decoding checked the result is valid JSON; only a
+	// result that may ask for input is decoded.
+	if bytes.Contains(resp.Result, inputRequired) {
+		var head struct {
+			ResultType string `json:"resultType"`
+		}
+		if err := json.Unmarshal(resp.Result, &head); err != nil {
+			return nil, fmt.Errorf("the result is not a JSON object: %w", err)
+		}
+		if head.ResultType == string(mcp.ResultTypeInputRequired) {
+			return nil, errInputRequired
+		}
 	}
 	return resp.Result, nil
 }
