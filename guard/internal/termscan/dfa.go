@@ -434,17 +434,22 @@ func (narrowTable) state(t uint16) uint32 { return uint32(t &^ narrowMatch) }
 func (tb narrowTable) steps(text string, i, L, D int, st [lanes]uint16) (int, [lanes]uint16) {
 	trans, classes := tb.d.narrow, &tb.d.classes
 	s0, s1, s2, s3 := uint(st[0]&^narrowMatch), uint(st[1]&^narrowMatch), uint(st[2]&^narrowMatch), uint(st[3]&^narrowMatch)
-	for ; i < L; i++ {
-		x0 := trans[s0<<narrowShift|uint(classes[text[i]])]
-		x1 := trans[s1<<narrowShift|uint(classes[text[i+D]])]
-		x2 := trans[s2<<narrowShift|uint(classes[text[i+2*D]])]
-		x3 := trans[s3<<narrowShift|uint(classes[text[i+3*D]])]
+	// The lanes' bytes as slices of one length, so that the loop's
+	// bound checks them all.
+	t0 := text[:L]
+	t1, t2, t3 := text[D:][:len(t0)], text[2*D:][:len(t0)], text[3*D:][:len(t0)]
+	j := uint(i)
+	for ; j < uint(len(t0)); j++ {
+		x0 := trans[s0<<narrowShift|uint(classes[t0[j]])]
+		x1 := trans[s1<<narrowShift|uint(classes[t1[j]])]
+		x2 := trans[s2<<narrowShift|uint(classes[t2[j]])]
+		x3 := trans[s3<<narrowShift|uint(classes[t3[j]])]
 		if (x0|x1|x2|x3)&narrowMatch != 0 {
-			return i, [lanes]uint16{x0, x1, x2, x3}
+			return int(j), [lanes]uint16{x0, x1, x2, x3}
 		}
 		s0, s1, s2, s3 = uint(x0), uint(x1), uint(x2), uint(x3)
 	}
-	return i, [lanes]uint16{uint16(s0), uint16(s1), uint16(s2), uint16(s3)}
+	return int(j), [lanes]uint16{uint16(s0), uint16(s1), uint16(s2), uint16(s3)}
 }
 
 // resume implements table.
@@ -494,17 +499,20 @@ func (tb wideTable) state(t uint32) uint32 { return (t &^ wideMatch) >> tb.d.shi
 func (tb wideTable) steps(text string, i, L, D int, st [lanes]uint32) (int, [lanes]uint32) {
 	trans, classes := tb.d.wide, &tb.d.classes
 	s0, s1, s2, s3 := st[0]&^wideMatch, st[1]&^wideMatch, st[2]&^wideMatch, st[3]&^wideMatch
-	for ; i < L; i++ {
-		x0 := trans[s0+uint32(classes[text[i]])]
-		x1 := trans[s1+uint32(classes[text[i+D]])]
-		x2 := trans[s2+uint32(classes[text[i+2*D]])]
-		x3 := trans[s3+uint32(classes[text[i+3*D]])]
+	t0 := text[:L]
+	t1, t2, t3 := text[D:][:len(t0)], text[2*D:][:len(t0)], text[3*D:][:len(t0)]
+	j := uint(i)
+	for ; j < uint(len(t0)); j++ {
+		x0 := trans[s0+uint32(classes[t0[j]])]
+		x1 := trans[s1+uint32(classes[t1[j]])]
+		x2 := trans[s2+uint32(classes[t2[j]])]
+		x3 := trans[s3+uint32(classes[t3[j]])]
 		if (x0|x1|x2|x3)&wideMatch != 0 {
-			return i, [lanes]uint32{x0, x1, x2, x3}
+			return int(j), [lanes]uint32{x0, x1, x2, x3}
 		}
 		s0, s1, s2, s3 = x0, x1, x2, x3
 	}
-	return i, [lanes]uint32{s0, s1, s2, s3}
+	return int(j), [lanes]uint32{s0, s1, s2, s3}
 }
 
 // resume implements table.
