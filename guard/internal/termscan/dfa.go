@@ -306,7 +306,8 @@ const (
 )
 
 // find appends the occurrences in text, ordered by end and, at one end,
-// longest first. lane holds the buffers of lanes 1 to 3.
+// longest first. lane holds the buffers of lanes 1 to 3, carry that of
+// the occurrences a lane finds past its range.
 //
 // The text is cut into four ranges read in lockstep, each from the start
 // state (after the byte before it, for the word-start patterns): lane k
@@ -315,11 +316,11 @@ const (
 // for the occurrences that start in its range and end past it; the next
 // lane has the others. So the lanes read the text once, plus a few bytes
 // at each border.
-func (d *dfa) find(dst []Match, text string, lane *[lanes - 1][]Match) []Match {
+func (d *dfa) find(dst []Match, text string, lane *[lanes - 1][]Match, carry *[]Match) []Match {
 	if d.narrow != nil {
-		return find(d, narrowTable{d}, dst, text, lane)
+		return find(d, narrowTable{d}, dst, text, lane, carry)
 	}
-	return find(d, wideTable{d}, dst, text, lane)
+	return find(d, wideTable{d}, dst, text, lane, carry)
 }
 
 // table is one of the two tables' steps: its entries T, whose match bit
@@ -344,7 +345,7 @@ type table[T uint16 | uint32] interface {
 }
 
 // find is dfa.find over the table tb.
-func find[T uint16 | uint32, Tab table[T]](d *dfa, tb Tab, dst []Match, text string, lane *[lanes - 1][]Match) []Match {
+func find[T uint16 | uint32, Tab table[T]](d *dfa, tb Tab, dst []Match, text string, lane *[lanes - 1][]Match, carry *[]Match) []Match {
 	if len(text) < laneMin {
 		dst, _ = tb.resume(dst, text, tb.begin(text, 0), 0, len(text))
 		return dst
@@ -382,25 +383,43 @@ func find[T uint16 | uint32, Tab table[T]](d *dfa, tb Tab, dst []Match, text str
 	for k := range st {
 		st[k] &^= mb
 	}
-	// Each lane's carry past its range, then the lists in order; the
-	// last lane's tail.
-	m := len(dst)
-	dst = tb.carry(dst, text, st[0], L, L)
-	carried := len(dst) > m
-	for k := 1; k < lanes-1; k++ {
-		dst = append(dst, lane[k-1]...)
-		m := len(dst)
-		dst = tb.carry(dst, text, st[k], (k+1)*L, (k+1)*L)
-		carried = carried || len(dst) > m
+	// The last lane's tail, then each lane's carry past its range merged
+	// with the next lane's list by end. A carry that ends past the next
+	// lane's range (lanes shorter than a term) is put in place by a sort.
+	lane[lanes-2], _ = tb.resume(lane[lanes-2], text, st[lanes-1], lanes*L, len(text))
+	sorted := true
+	for k := 0; k < lanes-1; k++ {
+		*carry = tb.carry((*carry)[:0], text, st[k], (k+1)*L, (k+1)*L)
+		next := lane[k]
+		if c := *carry; len(c) > 0 && k < lanes-2 && c[len(c)-1].End > (k+2)*L {
+			sorted = false
+		}
+		dst = merge(dst, *carry, next)
 	}
-	dst = append(dst, lane[lanes-2]...)
-	dst, _ = tb.resume(dst, text, st[lanes-1], lanes*L, len(text))
-	if carried {
-		// An occurrence that ends past a border goes among the next
-		// lane's by its end.
+	if !sorted {
 		slices.SortFunc(dst[n:], compareMatches)
 	}
 	return dst
+}
+
+// merge appends the matches of a and b, each ordered by compareMatches,
+// to dst in that order.
+func merge(dst, a, b []Match) []Match {
+	if len(a) == 0 {
+		return append(dst, b...)
+	}
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if compareMatches(a[i], b[j]) <= 0 {
+			dst = append(dst, a[i])
+			i++
+		} else {
+			dst = append(dst, b[j])
+			j++
+		}
+	}
+	dst = append(dst, a[i:]...)
+	return append(dst, b[j:]...)
 }
 
 // compareMatches orders matches by end and, at one end, longest first,

@@ -30,7 +30,9 @@ type Matcher struct {
 // value is ready. Keep one per goroutine (a detector's pooled scratch) so
 // that Find does not allocate once the buffers have grown.
 type Scratch struct {
-	lane [lanes - 1][]Match
+	lane   [lanes - 1][]Match
+	carry  []Match
+	merged []Match // the blocks' occurrences, while they are merged
 }
 
 // Options are what New compiles besides the terms.
@@ -114,7 +116,7 @@ func (m *Matcher) Find(dst []Match, text string, sc *Scratch) []Match {
 	if sc == nil {
 		sc = new(Scratch)
 	}
-	n, parts := len(dst), 0
+	n := len(dst)
 	var leads uint64
 	wide, gated := false, false
 	for _, b := range m.blocks {
@@ -131,13 +133,12 @@ func (m *Matcher) Find(dst []Match, text string, sc *Scratch) []Match {
 			}
 		}
 		k := len(dst)
-		dst = b.dfa.find(dst, text, &sc.lane)
-		if len(dst) > k {
-			parts++
+		dst = b.dfa.find(dst, text, &sc.lane, &sc.carry)
+		if len(dst) > k && k > n {
+			// Merge this block's occurrences with the earlier blocks'.
+			sc.merged = append(sc.merged[:0], dst[n:]...)
+			dst = merge(dst[:n], sc.merged[:k-n], sc.merged[k-n:])
 		}
-	}
-	if parts > 1 {
-		slices.SortFunc(dst[n:], compareMatches)
 	}
 	return dst
 }

@@ -246,6 +246,33 @@ func TestWordStartLaneBorders(t *testing.T) {
 	})
 }
 
+// TestLongTermsShortLanes puts terms longer than a lane at every offset
+// of texts a few lanes long among short ones, so that a lane's carry
+// ends past the next lane's range, in the middle of others'.
+func TestLongTermsShortLanes(t *testing.T) {
+	long := "abcdefghijklmnopqrstuvwxyz0123456789"
+	terms := []string{long, long[:20], "x", "xy", "z0"}
+	ref := reference(t, terms)
+	build := func(o Options) *Matcher {
+		m, err := NewOptions(terms, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	tables(t, Options{}, build, func(t *testing.T, m *Matcher) {
+		var sc Scratch
+		for n := laneMin; n < 3*len(long); n++ {
+			for p := 0; p+len(long) <= n; p++ {
+				text := strings.Repeat("xy", n)[:p] + long + strings.Repeat("yx", n)[:n-p-len(long)]
+				if err := same(m, ref, text, &sc); err != nil {
+					t.Fatalf("%q: %v", text, err)
+				}
+			}
+		}
+	})
+}
+
 func TestNew(t *testing.T) {
 	if _, err := New([]string{"a", ""}); err == nil {
 		t.Error(`New with "" = nil error`)
