@@ -12,9 +12,27 @@
 //	                answer <text> reversed, rune by rune: plants in the
 //	                answer what the proxy's input guard would have
 //	                redacted or blocked in the prompt
-//	tool call reversed: <text>
-//	                call the tool "lookup" with <text> reversed as its
-//	                arguments (streamed in chunks like content)
+//	tool call reversed: <a> || <b>
+//	                call the tool "lookup" with <a> reversed as its
+//	                arguments, and in parallel with <b>, ... (streamed in
+//	                chunks like content, one call after the other)
+//	say each: <a> || <b>
+//	                with n choices: choice i answers the i-th text
+//	                (round robin); streamed choices are interleaved chunk
+//	                by chunk
+//	refuse: <text>  answer with <text> as the refusal, no content
+//	stream no-done: <text>
+//	                stream <text> and the finish reason, without [DONE]
+//	stream error: <text>
+//	                stream <text>, then an error event
+//	stream crlf: <text>
+//	                stream <text> with CRLF line ends
+//	stream think <duration>: <text>
+//	                send SSE comments (heartbeats) for <duration>, then
+//	                stream <text>
+//	reversed: <directive reversed>
+//	                any of these written backwards, so that what an input
+//	                guard would redact reaches the server
 //	leak canary     answer with the canary token found in the system
 //	                prompt ("The reference is <canary>."), or "no canary"
 //	fail            answer 500 with an OpenAI-style server_error
@@ -36,6 +54,12 @@
 // assert what reached the upstream, and it reports every request whose
 // client went away before the answer was complete on
 // [Server.Cancellations].
+//
+// "n" (up to 16) asks for several choices. Usage comes with OpenAI's
+// prompt_tokens_details and completion_tokens_details. Embeddings take a
+// string, strings, token IDs or arrays of them, and "encoding_format":
+// "base64" (little-endian float32s, as OpenAI's); [Embedding] returns
+// an input's vector.
 //
 // With "logprobs": true, answers carry logprobs with one token per word
 // (per chunk's words when streamed). Usage counts words, not tokens; [Options.NoUsage] leaves usage out of

@@ -3,6 +3,7 @@ package llmdemo
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,6 +153,7 @@ type chatRequest struct {
 	Model         string `json:"model"`
 	Stream        bool   `json:"stream"`
 	Logprobs      bool   `json:"logprobs"`
+	N             int    `json:"n"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -184,10 +187,36 @@ func text(raw json.RawMessage) string {
 
 var canaryRE = regexp.MustCompile(`\bsz[a-z]{22}\b`)
 
+// maxChoices bounds n.
+const maxChoices = 16
+
+// script is what a chat answer holds and how a stream of it behaves.
+type script struct {
+	answers   []string // per choice
+	refusal   string   // the refusal, instead of content
+	toolArgs  []string // parallel tool calls' arguments
+	hangAfter bool     // stream, then hang
+	noDone    bool     // end the stream without [DONE]
+	errorAt   bool     // end the stream with an error event
+	crlf      bool     // CRLF line ends
+	think     time.Duration
+}
+
+// directive returns the text after prefix ("say:") and whether user starts with it.
+func directive(user, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(user, prefix)
+	return strings.TrimPrefix(rest, " "), ok
+}
+
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 	var req chatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "We could not parse the JSON body of your request.")
+		return
+	}
+	n := max(req.N, 1)
+	if n > maxChoices {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("n must be at most %d", maxChoices))
 		return
 	}
 	var user, system string
@@ -203,53 +232,108 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 	}
 	user = strings.TrimSpace(user)
-	answer := fmt.Sprintf("Hello from llmdemo. You sent %d messages.", len(req.Messages))
-	hangAfter := false
-	toolArgs, tool := "", false
-	switch {
-	case strings.HasPrefix(user, "tool call reversed:"):
-		toolArgs, tool = reverse(strings.TrimPrefix(strings.TrimPrefix(user, "tool call reversed:"), " ")), true
-		answer = ""
-	case strings.HasPrefix(user, "say reversed:"):
-		answer = reverse(strings.TrimPrefix(strings.TrimPrefix(user, "say reversed:"), " "))
-	case strings.HasPrefix(user, "say:"):
-		answer = strings.TrimPrefix(strings.TrimPrefix(user, "say:"), " ")
-	case strings.HasPrefix(user, "hang after:"):
-		answer = strings.TrimPrefix(strings.TrimPrefix(user, "hang after:"), " ")
-		hangAfter = true
-	case user == "leak canary":
-		if c := canaryRE.FindString(system); c != "" {
-			answer = "The reference is " + c + "."
-		} else {
-			answer = "no canary"
-		}
-	case user == "fail":
-		writeError(w, http.StatusInternalServerError, "server_error", "The server had an error while processing your request.")
-		return
-	case user == "hang":
-		<-r.Context().Done()
-		s.cancelled()
-		return
+	if t, ok := directive(user, "reversed:"); ok {
+		user = strings.TrimSpace(reverse(t)) // a directive written backwards, past an input guard
 	}
-	usage := map[string]int{"prompt_tokens": words, "completion_tokens": len(strings.Fields(answer + " " + toolArgs))}
-	usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+	sc := script{answers: []string{fmt.Sprintf("Hello from llmdemo. You sent %d messages.", len(req.Messages))}}
+	if t, ok := directive(user, "stream "); ok {
+		// Stream behaviours: "stream no-done: ", "stream error: ", "stream crlf: ", "stream think 300ms: ".
+		mode, rest, _ := strings.Cut(t, ":")
+		user = "say:" + rest
+		switch {
+		case mode == "no-done":
+			sc.noDone = true
+		case mode == "error":
+			sc.errorAt = true
+		case mode == "crlf":
+			sc.crlf = true
+		case strings.HasPrefix(mode, "think "):
+			d, err := time.ParseDuration(strings.TrimPrefix(mode, "think "))
+			if err != nil || d < 0 || d > time.Minute {
+				writeError(w, http.StatusBadRequest, "invalid_request_error", "think needs a duration up to 1m")
+				return
+			}
+			sc.think = d
+		}
+	}
+	if t, ok := directive(user, "tool call reversed:"); ok {
+		sc.answers = []string{""}
+		for a := range strings.SplitSeq(t, " || ") {
+			sc.toolArgs = append(sc.toolArgs, reverse(a))
+		}
+	} else if t, ok := directive(user, "say reversed:"); ok {
+		sc.answers = []string{reverse(t)}
+	} else if t, ok := directive(user, "say each:"); ok {
+		sc.answers = strings.Split(t, " || ")
+	} else if t, ok := directive(user, "say:"); ok {
+		sc.answers = []string{t}
+	} else if t, ok := directive(user, "refuse:"); ok {
+		sc.answers, sc.refusal = []string{""}, t
+	} else if t, ok := directive(user, "hang after:"); ok {
+		sc.answers, sc.hangAfter = []string{t}, true
+	} else {
+		switch user {
+		case "leak canary":
+			if c := canaryRE.FindString(system); c != "" {
+				sc.answers = []string{"The reference is " + c + "."}
+			} else {
+				sc.answers = []string{"no canary"}
+			}
+		case "fail":
+			writeError(w, http.StatusInternalServerError, "server_error", "The server had an error while processing your request.")
+			return
+		case "hang":
+			<-r.Context().Done()
+			s.cancelled()
+			return
+		}
+	}
+	answers := make([]string, n)
+	completion := 0
+	for i := range answers {
+		answers[i] = sc.answers[i%len(sc.answers)]
+		completion += len(strings.Fields(answers[i] + " " + sc.refusal + " " + strings.Join(sc.toolArgs, " ")))
+	}
+	usage := map[string]any{"prompt_tokens": words, "completion_tokens": completion, "total_tokens": words + completion,
+		"prompt_tokens_details":     map[string]int{"cached_tokens": 0, "audio_tokens": 0},
+		"completion_tokens_details": map[string]int{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
 	id := fmt.Sprintf("chatcmpl-demo%d", s.count.Load())
 	model := req.Model
+	callID := func(k int) string {
+		if k == 0 {
+			return "call_demo"
+		}
+		return fmt.Sprintf("call_demo_%d", k)
+	}
+	finish := "stop"
+	if len(sc.toolArgs) > 0 {
+		finish = "tool_calls"
+	}
 	if !req.Stream {
-		msg := map[string]any{"role": "assistant", "content": answer, "refusal": nil}
-		finish := "stop"
-		if tool {
-			msg["content"], finish = nil, "tool_calls"
-			msg["tool_calls"] = []any{map[string]any{"id": "call_demo", "type": "function",
-				"function": map[string]any{"name": "lookup", "arguments": toolArgs}}}
+		choices := make([]any, n)
+		for i, answer := range answers {
+			msg := map[string]any{"role": "assistant", "content": answer, "refusal": nil}
+			if sc.refusal != "" {
+				msg["content"], msg["refusal"] = nil, sc.refusal
+			}
+			if len(sc.toolArgs) > 0 {
+				msg["content"] = nil
+				var calls []any
+				for k, a := range sc.toolArgs {
+					calls = append(calls, map[string]any{"id": callID(k), "type": "function",
+						"function": map[string]any{"name": "lookup", "arguments": a}})
+				}
+				msg["tool_calls"] = calls
+			}
+			c := map[string]any{"index": i, "message": msg, "logprobs": nil, "finish_reason": finish}
+			if req.Logprobs && answer != "" {
+				c["logprobs"] = logprobs(answer)
+			}
+			choices[i] = c
 		}
 		out := map[string]any{
 			"id": id, "object": "chat.completion", "created": 1700000000, "model": model,
-			"system_fingerprint": s.opts.Name,
-			"choices":            []any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": finish}},
-		}
-		if req.Logprobs && answer != "" {
-			out["choices"].([]any)[0].(map[string]any)["logprobs"] = logprobs(answer)
+			"system_fingerprint": s.opts.Name, "choices": choices,
 		}
 		if !s.opts.NoUsage {
 			out["usage"] = usage
@@ -259,10 +343,20 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !s.opts.NoUsage
+	eol := "\n"
+	if sc.crlf {
+		eol = "\r\n"
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
+	write := func(line string) bool {
+		if _, err := io.WriteString(w, line); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
 	send := func(choices []any, u any) bool {
 		c := map[string]any{
 			"id": id, "object": "chat.completion.chunk", "created": 1700000000, "model": model,
@@ -272,101 +366,164 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 			c["usage"] = u
 		}
 		b, _ := json.Marshal(c)
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+		return write("data: " + string(b) + eol + eol)
 	}
-	delta := func(d map[string]any, finish any) []any {
+	delta := func(i int, d map[string]any, finish any) []any {
 		var lp any
 		if c, _ := d["content"].(string); c != "" && req.Logprobs {
 			lp = logprobs(c)
 		}
-		return []any{map[string]any{"index": 0, "delta": d, "logprobs": lp, "finish_reason": finish}}
+		return []any{map[string]any{"index": i, "delta": d, "logprobs": lp, "finish_reason": finish}}
 	}
-	if !send(delta(map[string]any{"role": "assistant", "content": ""}, nil), nil) {
-		s.cancelled()
-		return
-	}
-	for i := 0; i < len(answer); {
-		j := s.cut(answer, i)
-		if !send(delta(map[string]any{"content": answer[i:j]}, nil), nil) {
-			s.cancelled()
-			return
-		}
-		i = j
-		if r.Context().Err() != nil {
-			s.cancelled()
-			return
-		}
-	}
-	if hangAfter {
-		<-r.Context().Done()
-		s.cancelled()
-		return
-	}
-	finish := "stop"
-	if tool {
-		finish = "tool_calls"
-		call := func(args string, first bool) map[string]any {
-			c := map[string]any{"index": 0, "function": map[string]any{"arguments": args}}
-			if first {
-				c["id"], c["type"] = "call_demo", "function"
-				c["function"].(map[string]any)["name"] = "lookup"
+	fail := func() { s.cancelled() }
+	if sc.think > 0 {
+		// A model thinking: comments as heartbeats, nothing else.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		end := time.After(sc.think)
+	thinking:
+		for {
+			select {
+			case <-r.Context().Done():
+				fail()
+				return
+			case <-end:
+				break thinking
+			case <-tick.C:
+				if !write(": thinking" + eol + eol) {
+					fail()
+					return
+				}
 			}
-			return map[string]any{"tool_calls": []any{c}}
 		}
-		if !send(delta(call("", true), nil), nil) {
-			s.cancelled()
+	}
+	for i := range n {
+		first := map[string]any{"role": "assistant", "content": ""}
+		if sc.refusal != "" {
+			first = map[string]any{"role": "assistant", "content": nil, "refusal": ""}
+		}
+		if !send(delta(i, first, nil), nil) {
+			fail()
 			return
 		}
-		for i := 0; i < len(toolArgs); {
-			j := s.cut(toolArgs, i)
-			if !send(delta(call(toolArgs[i:j], false), nil), nil) {
-				s.cancelled()
+	}
+	// The choices' content, interleaved chunk by chunk.
+	field, texts := "content", answers
+	if sc.refusal != "" {
+		field, texts = "refusal", slices.Repeat([]string{sc.refusal}, n)
+	}
+	pos := make([]int, n)
+	for more := true; more; {
+		more = false
+		for i, t := range texts {
+			if pos[i] >= len(t) {
+				continue
+			}
+			j := s.cut(t, pos[i])
+			if !send(delta(i, map[string]any{field: t[pos[i]:j]}, nil), nil) {
+				fail()
 				return
 			}
-			i = j
+			pos[i], more = j, true
+		}
+		if r.Context().Err() != nil {
+			fail()
+			return
 		}
 	}
-	if !send(delta(map[string]any{}, finish), nil) {
-		s.cancelled()
+	if sc.hangAfter {
+		<-r.Context().Done()
+		fail()
 		return
+	}
+	if sc.errorAt {
+		write(`data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}` + eol + eol)
+		return
+	}
+	for i := range n {
+		for k, args := range sc.toolArgs {
+			call := func(args string, first bool) map[string]any {
+				c := map[string]any{"index": k, "function": map[string]any{"arguments": args}}
+				if first {
+					c["id"], c["type"] = callID(k), "function"
+					c["function"].(map[string]any)["name"] = "lookup"
+				}
+				return map[string]any{"tool_calls": []any{c}}
+			}
+			if !send(delta(i, call("", true), nil), nil) {
+				fail()
+				return
+			}
+			for p := 0; p < len(args); {
+				q := s.cut(args, p)
+				if !send(delta(i, call(args[p:q], false), nil), nil) {
+					fail()
+					return
+				}
+				p = q
+			}
+		}
+		if !send(delta(i, map[string]any{}, finish), nil) {
+			fail()
+			return
+		}
 	}
 	if includeUsage && !send([]any{}, usage) {
-		s.cancelled()
+		fail()
 		return
 	}
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-	_ = rc.Flush()
+	if !sc.noDone {
+		write("data: [DONE]" + eol + eol)
+	}
 }
 
 func (s *Server) embeddings(w http.ResponseWriter, body []byte) {
 	var req struct {
-		Model string          `json:"model"`
-		Input json.RawMessage `json:"input"`
+		Model          string          `json:"model"`
+		Input          json.RawMessage `json:"input"`
+		EncodingFormat string          `json:"encoding_format"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || len(req.Input) == 0 {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "We could not parse the JSON body of your request.")
 		return
 	}
+	// The inputs as texts: strings as they are, token arrays as their JSON.
 	var inputs []string
 	var one string
-	if json.Unmarshal(req.Input, &one) == nil {
+	var many []json.RawMessage
+	var tokens []int
+	switch {
+	case json.Unmarshal(req.Input, &one) == nil:
 		inputs = []string{one}
-	} else if json.Unmarshal(req.Input, &inputs) != nil {
+	case json.Unmarshal(req.Input, &tokens) == nil:
 		inputs = []string{string(req.Input)}
+	case json.Unmarshal(req.Input, &many) == nil:
+		for _, m := range many {
+			if json.Unmarshal(m, &one) == nil {
+				inputs = append(inputs, one)
+			} else {
+				inputs = append(inputs, string(m))
+			}
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "'input' is invalid.")
+		return
 	}
 	data := make([]any, len(inputs))
 	words := 0
 	for i, in := range inputs {
 		words += len(strings.Fields(in))
-		sum := sha256.Sum256([]byte(in))
-		vec := make([]float64, 8)
-		for k := range vec {
-			vec[k] = float64(int16(binary.BigEndian.Uint16(sum[2*k:]))) / math.MaxInt16
+		vec := Embedding(in)
+		var emb any = vec
+		if req.EncodingFormat == "base64" {
+			// OpenAI's: little-endian float32s, base64-encoded.
+			b := make([]byte, 0, 4*len(vec))
+			for _, f := range vec {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+			}
+			emb = base64.StdEncoding.EncodeToString(b)
 		}
-		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": vec}
+		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": emb}
 	}
 	out := map[string]any{"object": "list", "data": data, "model": req.Model}
 	if !s.opts.NoUsage {
@@ -374,6 +531,17 @@ func (s *Server) embeddings(w http.ResponseWriter, body []byte) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// Embedding returns the vector the server gives input, for tests to
+// compare with what a client received.
+func Embedding(input string) []float32 {
+	sum := sha256.Sum256([]byte(input))
+	vec := make([]float32, 8)
+	for k := range vec {
+		vec[k] = float32(int16(binary.BigEndian.Uint16(sum[2*k:]))) / math.MaxInt16
+	}
+	return vec
 }
 
 func (s *Server) models(w http.ResponseWriter) {
