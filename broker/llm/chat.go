@@ -65,13 +65,18 @@ func (p *Proxy) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	messages := req.messages
 	if p.deps.Guard != nil {
-		v, aerr := p.scanInput(ctx, c, RouteChat, messages)
+		scanned, inline := stripInline(messages)
+		v, aerr := p.scanInput(ctx, c, RouteChat, scanned)
 		if aerr != nil {
 			c.fail(w, aerr)
 			return
 		}
 		if v.Action == guard.Redact {
-			messages = json.RawMessage(v.Redacted)
+			var err error
+			if messages, err = restoreInline(json.RawMessage(v.Redacted), inline); err != nil {
+				c.fail(w, &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: "The request could not be prepared.", Reason: err.Error()})
+				return
+			}
 		}
 		if p.cfg.Guard.Canary {
 			if messages, aerr = plantCanary(messages, output.NewCanary()); aerr != nil {
@@ -320,7 +325,7 @@ func (p *Proxy) chatAnswer(ctx context.Context, w http.ResponseWriter, c *call, 
 			c.fail(w, &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's answer could not be inspected.", Reason: "guard: " + err.Error()})
 			return
 		}
-		c.ev.Findings = append(c.ev.Findings, v.Findings...)
+		c.ev.Findings = appendFindings(c.ev.Findings, v.Findings...)
 		switch v.Action {
 		case guard.Block:
 			c.usage(&obj, prompt, nil)

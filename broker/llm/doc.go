@@ -47,12 +47,17 @@
 // fresh canary token ([output.NewCanary]) is added to the first system
 // message (or as one); with guard.system_prompt_leak the system prompts
 // are registered with the leak detector for the time of the call
-// (reference-counted across concurrent calls).
+// (reference-counted across concurrent calls). Inline data in content
+// parts (an image_url's data URL, input_audio's data, a file's
+// file_data) is left out of the scan and forwarded unchanged: it is
+// base64 of images, sounds and documents, noise to text detectors, and
+// would otherwise take a photo past the guard's size limit.
 //
 // Output: a plain answer's choices are scanned in the completion
 // direction; a block answers 400 content_policy_violation, a redaction
 // replaces the values. A streamed answer is scanned incrementally: the
-// last guard.hold_back_bytes of each choice's content are held back and
+// last guard.hold_back_bytes of each choice's content (its refusal, its
+// tool calls' arguments) are held back and
 // every release is preceded by a scan of the held text and the recent
 // released context, so a finding split across chunks (a canary in three
 // deltas, an e-mail address in two) is caught before its last part is
@@ -62,10 +67,16 @@
 // data: {"error": {...}}, which go-openai's stream reader and the openai
 // npm package both raise as an API error, and no [DONE].
 //
-// Logprobs, whose tokens spell the answer, are dropped (set to null) from
-// streamed chunks when the output guard runs, and from a plain answer the
-// guard redacts; the refusal field of a streamed delta is relayed as it
-// comes.
+// A value longer than the hold-back may have its first bytes sent before
+// it can be recognized: the hold-back should exceed the longest value the
+// policy redacts. Logprobs, whose tokens spell the answer, are dropped
+// (set to null) from streamed chunks when the output guard runs, and from
+// a plain answer the guard redacts.
+//
+// A stream that ends without [DONE] after every choice's finish reason
+// ends normally (some servers omit it); one that ends before is an error
+// event. Every byte from the upstream, comments (heartbeats) included,
+// restarts the stream idle timeout.
 //
 // # Tokens
 //
@@ -90,6 +101,7 @@
 // lines are bounded (max_body_bytes, max_messages, max_response_bytes,
 // max_sse_line_bytes); a body naming a member twice is refused, so that
 // the guard and the upstream cannot read different values. Error messages
-// name the finding classes, never the content, and audit events hold a
-// SHA-256 of the content, not the content.
+// name the finding classes, never the content, and events hold a SHA-256
+// of the content, not the content, and the guard's findings without
+// their excerpts.
 package llm

@@ -65,7 +65,7 @@ type Recorder interface {
 }
 
 // Event is the audit record of one call. It holds no prompt or answer
-// text: ContentHash is the hex SHA-256 of the messages as received, a
+// text (the findings come without their excerpts): ContentHash is the hex SHA-256 of the messages as received, a
 // zero byte, and the answer's content as delivered.
 type Event struct {
 	Endpoint      string // RouteChat, RouteEmbeddings, RouteModels
@@ -359,11 +359,21 @@ func (p *Proxy) scanInput(ctx context.Context, c *call, route string, data []byt
 		return v, &apiError{Status: http.StatusInternalServerError, Type: "server_error",
 			Message: "The request could not be inspected.", Reason: "guard: " + err.Error()}
 	}
-	c.ev.Findings = append(c.ev.Findings, v.Findings...)
+	c.ev.Findings = appendFindings(c.ev.Findings, v.Findings...)
 	if v.Action == guard.Block {
 		return v, policyError("The request was blocked by the gateway's content policy", v.Findings)
 	}
 	return v, nil
+}
+
+// appendFindings appends findings to an event's without their excerpts,
+// which quote the content around them.
+func appendFindings(dst []guard.Finding, fs ...guard.Finding) []guard.Finding {
+	for _, f := range fs {
+		f.Excerpt = ""
+		dst = append(dst, f)
+	}
+	return dst
 }
 
 // policyError is the error for blocked content: it names the classes of

@@ -3,6 +3,7 @@ package llm
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -247,7 +248,19 @@ func decodeEmbeddings(body []byte) (*embeddingsRequest, *apiError) {
 		case len(items) > maxEmbeddingInputs:
 			return nil, invalid("input", "array_above_max_length", "Invalid 'input': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxEmbeddingInputs, len(items))
 		}
+		// One kind of item throughout: strings, token IDs or arrays of
+		// token IDs (non-empty); IDs are integers from 0.
+		itemKind := func(b byte) byte {
+			if b == '"' || b == '[' {
+				return b
+			}
+			return '0'
+		}
+		first := itemKind(items[0][0])
 		for _, it := range items {
+			if itemKind(it[0]) != first {
+				return nil, wrongType("input", want, r.input)
+			}
 			switch it[0] {
 			case '"':
 				var s string
@@ -257,13 +270,13 @@ func decodeEmbeddings(body []byte) (*embeddingsRequest, *apiError) {
 				r.texts = append(r.texts, s)
 			case '[':
 				var ids []int64
-				if json.Unmarshal(it, &ids) != nil {
+				if json.Unmarshal(it, &ids) != nil || len(ids) == 0 || slices.Min(ids) < 0 {
 					return nil, wrongType("input", want, r.input)
 				}
 				r.tokens += int64(len(ids))
 			default:
 				var id int64
-				if json.Unmarshal(it, &id) != nil {
+				if it[0] == 'n' || it[0] == 't' || it[0] == 'f' || it[0] == '{' || json.Unmarshal(it, &id) != nil || id < 0 {
 					return nil, wrongType("input", want, r.input)
 				}
 				r.tokens++

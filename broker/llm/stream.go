@@ -68,15 +68,41 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 	}
 	defer func() { c.streamUsage(sg, prompt) }()
 
-	sc := newSSEScanner(a.resp.Body, p.cfg.MaxSSELineBytes)
+	// done ends a complete stream: what is held, the usage chunk the
+	// client asked for, [DONE].
+	done := func() {
+		for _, out := range sg.flushAll() {
+			if out.err != nil {
+				end(out.err)
+				return
+			}
+			if !send(out.data) {
+				gone()
+				return
+			}
+		}
+		if u := sg.usageChunk(prompt); u != nil && !send(u) {
+			gone()
+			return
+		}
+		if !send([]byte("[DONE]")) {
+			gone()
+		}
+	}
+	// Any bytes, comments (heartbeats) included, show the upstream alive.
+	sc := newSSEScanner(activityReader{a.resp.Body, func() { idleTimer.Reset(idle) }}, p.cfg.MaxSSELineBytes)
 	for {
 		data, err := sc.next()
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
 				gone()
+			case err == io.EOF && sg.complete():
+				// Every choice has its finish reason: some servers end
+				// there, without [DONE].
+				done()
 			case err == io.EOF:
-				// The upstream ended without [DONE]: deliver what is held, then end.
+				// The upstream ended early: deliver what is held, then the error.
 				for _, out := range sg.flushAll() {
 					if out.err != nil {
 						end(out.err)
@@ -87,7 +113,7 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 						return
 					}
 				}
-				end(&apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream ended the stream early.", Reason: "stream ended without [DONE]"})
+				end(&apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream ended the stream early.", Reason: "stream ended before its finish reasons and [DONE]"})
 			case a.timedOut():
 				end(&apiError{Status: http.StatusGatewayTimeout, Type: "server_error", Message: "The model's upstream stopped sending.", Reason: "stream idle timeout"})
 			case errors.Is(err, errLineTooLong):
@@ -97,25 +123,8 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 			}
 			return
 		}
-		idleTimer.Reset(idle)
 		if string(data) == "[DONE]" {
-			for _, out := range sg.flushAll() {
-				if out.err != nil {
-					end(out.err)
-					return
-				}
-				if !send(out.data) {
-					gone()
-					return
-				}
-			}
-			if u := sg.usageChunk(prompt); u != nil && !send(u) {
-				gone()
-				return
-			}
-			if !send([]byte("[DONE]")) {
-				gone()
-			}
+			done()
 			return
 		}
 		out, aerr := sg.chunk(data)
@@ -132,6 +141,20 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 			_ = rc.Flush()
 		}
 	}
+}
+
+// activityReader calls active after each read that returned bytes.
+type activityReader struct {
+	r      io.Reader
+	active func()
+}
+
+func (a activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.active()
+	}
+	return n, err
 }
 
 // streamUsage settles the event's token counts after a stream.
@@ -172,6 +195,8 @@ type streamGuard struct {
 	completion   int64  // tokens counted in released content
 	template     object // the last chunk's members but choices and usage
 	seen         map[findingKey]bool
+	// choices maps each choice seen to whether its finish reason came.
+	choices map[int64]bool
 }
 
 func newStreamGuard(ctx context.Context, c *call, scanner guard.Scanner, holdBack int, includeUsage bool, model string) *streamGuard {
@@ -179,14 +204,21 @@ func newStreamGuard(ctx context.Context, c *call, scanner guard.Scanner, holdBac
 		ctx: ctx, c: c, guard: scanner, holdBack: holdBack,
 		meta: guard.Meta{Route: RouteChat, Client: c.caller.ClientID},
 		held: map[heldKey]*held{}, includeUsage: includeUsage, model: model, seen: map[findingKey]bool{},
+		choices: map[int64]bool{},
 	}
 }
 
-// heldKey names a held text: a choice's content (tool -1) or the
-// arguments of one of its tool calls.
+// heldKey names a held text: a choice's content (tool heldContent), its
+// refusal (heldRefusal) or the arguments of one of its tool calls (tool
+// the call's index).
 type heldKey struct {
 	choice, tool int64
 }
+
+const (
+	heldContent = -1
+	heldRefusal = -2
+)
 
 type held struct {
 	key      heldKey
@@ -316,15 +348,25 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 			return nil, false, invalidChunk("delta")
 		}
 	}
-	var content string
-	hasContent := false
+	var content, refusal string
+	hasContent, hasRefusal := false, false
 	if r := delta.get("content"); !isNull(r) {
 		if json.Unmarshal(r, &content) != nil {
 			return nil, false, invalidChunk("content")
 		}
 		hasContent = true
 	}
+	if r := delta.get("refusal"); !isNull(r) {
+		if json.Unmarshal(r, &refusal) != nil {
+			return nil, false, invalidChunk("refusal")
+		}
+		hasRefusal = true
+	}
 	finish := !isNull(co.get("finish_reason"))
+	if _, ok := g.choices[idx]; !ok && len(g.choices) >= maxHeld {
+		return nil, false, errTooManyHeld
+	}
+	g.choices[idx] = g.choices[idx] || finish
 	notable := finish
 	changed := false
 	if !isNull(co.get("logprobs")) {
@@ -337,29 +379,35 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 		}
 	}
 	for _, m := range delta {
-		if m.key != "content" && !isNull(m.val) {
+		if m.key != "content" && m.key != "refusal" && !isNull(m.val) {
 			notable = true
 		}
 	}
 	if g.guard == nil {
-		if content != "" {
-			g.account(content)
+		if content != "" || refusal != "" {
+			g.account(content + refusal)
 			notable = true
 		}
-		return nil, notable, nil
+		return nil, notable || hasRefusal, nil
 	}
-	out := ""
-	if content != "" {
-		h := g.get(heldKey{idx, -1})
+	hold := func(tool int64, text string) (string, *apiError) {
+		if text == "" {
+			return "", nil
+		}
+		h := g.get(heldKey{idx, tool})
 		if h == nil {
-			return nil, false, errTooManyHeld
+			return "", errTooManyHeld
 		}
-		h.pending += content
-		o, aerr := g.release(h, false)
-		if aerr != nil {
-			return nil, false, aerr
-		}
-		out = o
+		h.pending += text
+		return g.release(h, false)
+	}
+	out, aerr := hold(heldContent, content)
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	refusalOut, aerr := hold(heldRefusal, refusal)
+	if aerr != nil {
+		return nil, false, aerr
 	}
 	// Tool calls: their arguments are held back like content.
 	var calls []json.RawMessage
@@ -373,7 +421,7 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 				return nil, false, invalidChunk("tool call")
 			}
 			var ti int64
-			if r := call.get("index"); r != nil && json.Unmarshal(r, &ti) != nil {
+			if r := call.get("index"); r != nil && (json.Unmarshal(r, &ti) != nil || ti < 0) {
 				return nil, false, invalidChunk("tool call index")
 			}
 			fn, _ := decodeObject(call.get("function"))
@@ -411,19 +459,25 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 			h.finished = true
 			switch {
 			case o == "":
-			case k.tool < 0:
+			case k.tool == heldContent:
 				out += o
+			case k.tool == heldRefusal:
+				refusalOut += o
 			default:
 				calls = append(calls, json.RawMessage(`{"index":`+strconv.FormatInt(k.tool, 10)+`,"function":{"arguments":`+string(jsonString(o))+`}}`))
 				changed = true
 			}
 		}
 	}
-	if out != "" {
+	if out != "" || refusalOut != "" {
 		notable = true
 	}
 	if (hasContent || out != "") && out != content {
 		delta.set("content", jsonString(out))
+		changed = true
+	}
+	if (hasRefusal || refusalOut != "") && refusalOut != refusal {
+		delta.set("refusal", jsonString(refusalOut))
 		changed = true
 	}
 	if !changed {
@@ -471,8 +525,11 @@ func (g *streamGuard) release(h *held, final bool) (string, *apiError) {
 		for moved := true; moved; {
 			moved = false
 			for _, f := range v.Findings {
+				// A finding that straddles the cut moves it to the
+				// finding's start (or to 0 when it began in the released
+				// tail); the cut only moves back, so this ends.
 				s, e := f.Start-off, f.End-off
-				if s < cut && cut < e {
+				if s < cut && cut < e && max(s, 0) < cut {
 					cut, moved = max(s, 0), true
 				}
 			}
@@ -522,13 +579,23 @@ func (g *streamGuard) scan(text string, key heldKey, at int) (guard.Verdict, *ap
 		k := findingKey{key, f.Detector, at + f.Start}
 		if !g.seen[k] && len(g.seen) < maxFindings {
 			g.seen[k] = true
-			g.c.ev.Findings = append(g.c.ev.Findings, f)
+			g.c.ev.Findings = appendFindings(g.c.ev.Findings, f)
 		}
 	}
 	if v.Action == guard.Block {
 		return v, policyError("The model's answer was withheld by the gateway's content policy", v.Findings)
 	}
 	return v, nil
+}
+
+// complete reports whether every choice seen has had its finish reason.
+func (g *streamGuard) complete() bool {
+	for _, finished := range g.choices {
+		if !finished {
+			return false
+		}
+	}
+	return len(g.choices) > 0
 }
 
 // flushed is a chunk to send at the end of a stream, or the error that
@@ -555,6 +622,9 @@ func (g *streamGuard) flushAll() []flushed {
 			continue
 		}
 		delta := `{"content":` + string(jsonString(s)) + `}`
+		if k.tool == heldRefusal {
+			delta = `{"refusal":` + string(jsonString(s)) + `}`
+		}
 		if k.tool >= 0 {
 			delta = `{"tool_calls":[{"index":` + strconv.FormatInt(k.tool, 10) + `,"function":{"arguments":` + string(jsonString(s)) + `}}]}`
 		}
