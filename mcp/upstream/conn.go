@@ -46,6 +46,11 @@ type conn struct {
 	why      atomic.Pointer[error]
 	tooLarge atomic.Bool
 
+	// poster posts tools/call over Streamable HTTP; nil over stdio.
+	poster *httpPoster
+	// note is the connection's notification handler.
+	note func(mcp.JSONRPCNotification)
+
 	proc      *exec.Cmd
 	exited    chan struct{}
 	closeOnce sync.Once
@@ -113,7 +118,7 @@ func (u *Upstream) initialize(ctx context.Context, c *conn) error {
 	}
 	acked := make(chan struct{})
 	var ackOnce sync.Once
-	cl.OnNotification(func(n mcp.JSONRPCNotification) {
+	c.note = func(n mcp.JSONRPCNotification) {
 		switch n.Method {
 		case mcp.MethodNotificationToolsListChanged:
 			u.listChanged(0)
@@ -124,7 +129,8 @@ func (u *Upstream) initialize(ctx context.Context, c *conn) error {
 		case mcp.MethodNotificationSubscriptionsAcknowledged:
 			ackOnce.Do(func() { close(acked) })
 		}
-	})
+	}
+	cl.OnNotification(c.note)
 	var req mcp.InitializeRequest
 	req.Params.ClientInfo = clientInfo
 	res, err := cl.Initialize(ctx, req)
@@ -237,6 +243,7 @@ func (u *Upstream) dialHTTPOnce(ctx context.Context, legacy string) (*conn, erro
 		c.close()
 		return nil, err
 	}
+	c.poster = newHTTPPoster(hc, u.cfg.URL.String(), tr, c.client.ProtocolVersion(), u.headers, c.note, c.ctx)
 	return c, nil
 }
 

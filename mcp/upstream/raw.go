@@ -50,12 +50,16 @@ func NewRawTool(t mcp.Tool) *RawTool {
 // larger than max_result_bytes is an ErrResultTooLarge.
 func (u *Upstream) CallToolRaw(ctx context.Context, t *RawTool, args json.RawMessage) (json.RawMessage, error) {
 	const method = string(mcp.MethodToolsCall)
-	r, err := call(ctx, u, method, Repeatable(t.tool), func(ctx context.Context, c *client.Client) (json.RawMessage, error) {
-		tr, ok := c.GetTransport().(*transport.StreamableHTTP)
+	r, err := callConn(ctx, u, method, Repeatable(t.tool), func(ctx context.Context, c *conn) (json.RawMessage, error) {
+		tr, ok := c.client.GetTransport().(*transport.StreamableHTTP)
 		if !ok {
-			return u.callToolDecoded(ctx, c, t.tool, args)
+			return u.callToolDecoded(ctx, c.client, t.tool, args)
 		}
-		return callToolRaw(ctx, c, tr, t, args)
+		p := c.poster
+		if u.viaTransport {
+			p = nil
+		}
+		return callToolRaw(ctx, c.client, tr, p, t, args)
 	})
 	if err != nil {
 		return nil, err
@@ -87,7 +91,9 @@ var inputRequired = []byte(`"` + string(mcp.ResultTypeInputRequired) + `"`)
 
 var errInputRequired = errors.New("the upstream asked the client for input, which the gateway cannot provide")
 
-func callToolRaw(ctx context.Context, c *client.Client, tr *transport.StreamableHTTP, t *RawTool, args json.RawMessage) (json.RawMessage, error) {
+// callToolRaw calls t on c, through p when it is not nil and otherwise
+// through mcp-go's transport.
+func callToolRaw(ctx context.Context, c *client.Client, tr *transport.StreamableHTTP, p *httpPoster, t *RawTool, args json.RawMessage) (json.RawMessage, error) {
 	if !c.IsInitialized() {
 		return nil, errors.New("client not initialized")
 	}
@@ -122,36 +128,50 @@ func callToolRaw(ctx context.Context, c *client.Client, tr *transport.Streamable
 	if err := ctx.Err(); err != nil {
 		return nil, transport.NewError(err)
 	}
-	resp, err := tr.SendRequest(ctx, transport.JSONRPCRequest{
-		JSONRPC: mcp.JSONRPC_VERSION,
-		ID:      mcp.NewRequestId("subzero-" + strconv.FormatUint(rawIDs.Add(1), 10)),
-		Method:  string(mcp.MethodToolsCall),
-		Params:  json.RawMessage(encoded),
-		Header:  header,
-	})
-	if err != nil {
-		return nil, transport.NewError(err)
+	id := "subzero-" + strconv.FormatUint(rawIDs.Add(1), 10)
+	var result json.RawMessage
+	if p != nil {
+		env, err := p.post(ctx, id, encoded, header)
+		if err != nil {
+			return nil, transport.NewError(err)
+		}
+		if env.Error != nil {
+			return nil, env.Error.AsError()
+		}
+		result = env.Result
+	} else {
+		resp, err := tr.SendRequest(ctx, transport.JSONRPCRequest{
+			JSONRPC: mcp.JSONRPC_VERSION,
+			ID:      mcp.NewRequestId(id),
+			Method:  string(mcp.MethodToolsCall),
+			Params:  json.RawMessage(encoded),
+			Header:  header,
+		})
+		if err != nil {
+			return nil, transport.NewError(err)
+		}
+		if resp.Error != nil {
+			return nil, resp.Error.AsError()
+		}
+		result = resp.Result
 	}
-	if resp.Error != nil {
-		return nil, resp.Error.AsError()
-	}
-	if i := firstNonSpace(resp.Result); i < 0 || resp.Result[i] != '{' {
+	if i := firstNonSpace(result); i < 0 || result[i] != '{' {
 		return nil, errors.New("the result is not a JSON object")
 	}
 	// The envelope's decoding checked the result is valid JSON; only a
 	// result that may ask for input is decoded.
-	if bytes.Contains(resp.Result, inputRequired) {
+	if bytes.Contains(result, inputRequired) {
 		var head struct {
 			ResultType string `json:"resultType"`
 		}
-		if err := json.Unmarshal(resp.Result, &head); err != nil {
+		if err := json.Unmarshal(result, &head); err != nil {
 			return nil, fmt.Errorf("the result is not a JSON object: %w", err)
 		}
 		if head.ResultType == string(mcp.ResultTypeInputRequired) {
 			return nil, errInputRequired
 		}
 	}
-	return resp.Result, nil
+	return result, nil
 }
 
 // rawParams are tools/call's params as mcp-go's client encodes them.

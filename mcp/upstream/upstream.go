@@ -116,6 +116,10 @@ type Upstream struct {
 	started     bool
 	changed     chan struct{}
 
+	// viaTransport: CallToolRaw posts through mcp-go's transport, not
+	// its own (tests compare the two).
+	viaTransport bool
+
 	lmu       sync.RWMutex
 	listeners []func(kind string)
 	pending   [3]atomic.Bool
@@ -703,6 +707,11 @@ var errCallerGone = errors.New("caller went away")
 // call runs one request under the breaker, a timeout per attempt, and
 // retries when repeat is set and the failure is a transport one.
 func call[T any](ctx context.Context, u *Upstream, method string, repeat bool, fn func(context.Context, *client.Client) (T, error)) (T, error) {
+	return callConn(ctx, u, method, repeat, func(ctx context.Context, c *conn) (T, error) { return fn(ctx, c.client) })
+}
+
+// callConn is call with the connection.
+func callConn[T any](ctx context.Context, u *Upstream, method string, repeat bool, fn func(context.Context, *conn) (T, error)) (T, error) {
 	u.calls.Add(1)
 	tries := uint(1)
 	if repeat {
@@ -722,7 +731,7 @@ func call[T any](ctx context.Context, u *Upstream, method string, repeat bool, f
 			if c, err = u.getConn(actx); err != nil {
 				return nil, u.classify(method, actx, ctx, nil, err)
 			}
-			r, err := fn(actx, c.client)
+			r, err := fn(actx, c)
 			if err != nil {
 				return nil, u.classify(method, actx, ctx, c, err, a)
 			}
