@@ -365,17 +365,32 @@ func (c *call) usage(obj *object, prompt int64, choices json.RawMessage) bool {
 			return false
 		}
 	}
+	type function struct {
+		Arguments string `json:"arguments"`
+	}
 	var cs []struct {
 		Message struct {
-			Content json.RawMessage `json:"content"`
+			Content      json.RawMessage `json:"content"`
+			Refusal      string          `json:"refusal"`
+			FunctionCall *function       `json:"function_call"`
+			ToolCalls    []struct {
+				Function function `json:"function"`
+			} `json:"tool_calls"`
 		} `json:"message"`
 	}
 	var completion int64
 	if json.Unmarshal(choices, &cs) == nil {
 		for _, ch := range cs {
-			if t, err := contentText("", ch.Message.Content, false); err == nil {
-				completion += int64(guard.CountTokens(c.ev.UpstreamModel, t))
+			m := ch.Message
+			t, _ := contentText("", m.Content, false)
+			t += m.Refusal
+			if m.FunctionCall != nil {
+				t += m.FunctionCall.Arguments
 			}
+			for _, tc := range m.ToolCalls {
+				t += tc.Function.Arguments
+			}
+			completion += int64(guard.CountTokens(c.ev.UpstreamModel, t))
 		}
 	}
 	c.ev.PromptTokens, c.ev.CompletionTokens, c.ev.TokensCounted = prompt, completion, true

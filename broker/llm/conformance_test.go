@@ -842,3 +842,72 @@ func TestConformanceNothingLeaks(t *testing.T) {
 		}
 	}
 }
+
+// TestConformanceLegacyFunctionCall: the deprecated function_call's
+// streamed arguments are held back and guarded like tool calls', and
+// arguments that are not a string end the stream rather than pass
+// unguarded.
+func TestConformanceLegacyFunctionCall(t *testing.T) {
+	g, _ := testGuard(t)
+	chunk := func(delta, finish string) string {
+		return `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"demo-model","choices":[{"index":0,"delta":` + delta + `,"finish_reason":` + finish + `}]}` + "\n\n"
+	}
+	args := `{"to":"jane.doe@example.org","subject":"Invoice"}`
+	stream := chunk(`{"role":"assistant","content":null,"function_call":{"name":"send","arguments":""}}`, "null")
+	for i := 0; i < len(args); i += 5 {
+		stream += chunk(`{"function_call":{"arguments":`+strconv.Quote(args[i:min(i+5, len(args))])+`}}`, "null")
+	}
+	stream += chunk(`{}`, `"function_call"`) + "data: [DONE]\n\n"
+	cfg := basicConfig(rawUpstream(t, stream))
+	cfg.Guard.HoldBackBytes = 32
+	env := newProxy(t, cfg, llm.Deps{Guard: g})
+	s, err := env.client().CreateChatCompletionStream(t.Context(), chatReq("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var name, got, finish string
+	for {
+		r, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		for _, c := range r.Choices {
+			if fc := c.Delta.FunctionCall; fc != nil {
+				name += fc.Name
+				got += fc.Arguments
+			}
+			if c.FinishReason != "" {
+				finish = string(c.FinishReason)
+			}
+		}
+	}
+	if want := `{"to":"[EMAIL_1]","subject":"Invoice"}`; got != want || name != "send" || finish != "function_call" {
+		t.Errorf("function call %s(%s), finish %q; want send(%s)", name, got, finish, want)
+	}
+
+	bad := newProxy(t, basicConfig(rawUpstream(t, chunk(`{"role":"assistant","tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"send","arguments":{"to":"jane.doe@example.org"}}}]}`, "null")+chunk(`{}`, `"tool_calls"`)+"data: [DONE]\n\n")), llm.Deps{Guard: g})
+	resp, body := bad.post(t, "/chat/completions", `{"model":"demo-model","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 || strings.Contains(body, "jane.doe") || !strings.Contains(body, `"error"`) {
+		t.Errorf("tool call arguments as an object: %d %s; want an error event and no address", resp.StatusCode, body)
+	}
+}
+
+// TestConformanceCountedUsage: when the upstream gives no usage, the
+// proxy counts the answer: tool calls' arguments and refusals included.
+func TestConformanceCountedUsage(t *testing.T) {
+	_, base := startUpstream(t, llmdemo.Options{NoUsage: true})
+	env := newProxy(t, basicConfig(base), llm.Deps{})
+	for _, say := range []string{"tool call reversed: " + reverse(`{"query":"the invoices of last year, one by one"}`), "refuse: I will not help with that request."} {
+		resp, err := env.client().CreateChatCompletion(t.Context(), chatReq(say))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Usage.CompletionTokens < 5 || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
+			t.Errorf("%q: usage %+v, want the answer counted", say, resp.Usage)
+		}
+	}
+}

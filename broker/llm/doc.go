@@ -57,7 +57,8 @@
 // direction; a block answers 400 content_policy_violation, a redaction
 // replaces the values. A streamed answer is scanned incrementally: the
 // last guard.hold_back_bytes of each choice's content (its refusal, its
-// tool calls' arguments) are held back and
+// tool calls' and legacy function_call's arguments, which must be
+// strings) are held back and
 // every release is preceded by a scan of the held text and the recent
 // released context, so a finding split across chunks (a canary in three
 // deltas, an e-mail address in two) is caught before its last part is

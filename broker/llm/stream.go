@@ -216,8 +216,9 @@ type heldKey struct {
 }
 
 const (
-	heldContent = -1
-	heldRefusal = -2
+	heldContent  = -1
+	heldRefusal  = -2
+	heldFunction = -3 // the arguments of a legacy function_call
 )
 
 type held struct {
@@ -426,7 +427,14 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 			}
 			fn, _ := decodeObject(call.get("function"))
 			var args string
-			if r := fn.get("arguments"); isNull(r) || json.Unmarshal(r, &args) != nil || args == "" {
+			r := fn.get("arguments")
+			if isNull(r) {
+				continue
+			}
+			if json.Unmarshal(r, &args) != nil {
+				return nil, false, invalidChunk("tool call arguments") // not a string: not relayed unguarded
+			}
+			if args == "" {
 				continue
 			}
 			h := g.get(heldKey{idx, ti})
@@ -446,6 +454,27 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 			}
 		}
 	}
+	// A legacy function call's arguments, likewise.
+	fcOut, hasFC := "", false
+	var fc object
+	if r := delta.get("function_call"); !isNull(r) {
+		if fc, err = decodeObject(r); err != nil {
+			return nil, false, invalidChunk("function_call")
+		}
+		var args string
+		if ra := fc.get("arguments"); !isNull(ra) {
+			if json.Unmarshal(ra, &args) != nil {
+				return nil, false, invalidChunk("function_call arguments")
+			}
+			hasFC = true
+		}
+		if fcOut, aerr = hold(heldFunction, args); aerr != nil {
+			return nil, false, aerr
+		}
+		if fcOut != args {
+			changed = true
+		}
+	}
 	if finish {
 		for _, k := range g.order {
 			h := g.held[k]
@@ -463,6 +492,9 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 				out += o
 			case k.tool == heldRefusal:
 				refusalOut += o
+			case k.tool == heldFunction:
+				fcOut, hasFC = fcOut+o, true
+				changed = true
 			default:
 				calls = append(calls, json.RawMessage(`{"index":`+strconv.FormatInt(k.tool, 10)+`,"function":{"arguments":`+string(jsonString(o))+`}}`))
 				changed = true
@@ -485,6 +517,10 @@ func (g *streamGuard) choice(raw json.RawMessage) (json.RawMessage, bool, *apiEr
 	}
 	if len(calls) > 0 {
 		delta.set("tool_calls", joinArray(calls))
+	}
+	if hasFC {
+		fc.set("arguments", jsonString(fcOut))
+		delta.set("function_call", fc.bytes())
 	}
 	co.set("delta", delta.bytes())
 	return co.bytes(), notable, nil
@@ -622,8 +658,11 @@ func (g *streamGuard) flushAll() []flushed {
 			continue
 		}
 		delta := `{"content":` + string(jsonString(s)) + `}`
-		if k.tool == heldRefusal {
+		switch k.tool {
+		case heldRefusal:
 			delta = `{"refusal":` + string(jsonString(s)) + `}`
+		case heldFunction:
+			delta = `{"function_call":{"arguments":` + string(jsonString(s)) + `}}`
 		}
 		if k.tool >= 0 {
 			delta = `{"tool_calls":[{"index":` + strconv.FormatInt(k.tool, 10) + `,"function":{"arguments":` + string(jsonString(s)) + `}}]}`
