@@ -147,8 +147,22 @@ func (v *mcpVisibility) decide(ctx context.Context, who *principal, server strin
 	return out, failed
 }
 
-// hash hashes items for their key.
+// hash hashes items for their key: from the items' own keys, computed
+// once when the gateway registered them, when they all have one.
 func (v *mcpVisibility) hash(items []mcp.Item) uint64 {
+	const prime = 1099511628211 // FNV-1a's, over words
+	k := uint64(14695981039346656037)
+	for _, it := range items {
+		if it.Key == 0 {
+			return v.hashFields(items)
+		}
+		k = (k ^ it.Key) * prime
+	}
+	return k
+}
+
+// hashFields hashes items' fields.
+func (v *mcpVisibility) hashFields(items []mcp.Item) uint64 {
 	var h maphash.Hash
 	h.SetSeed(v.seed)
 	for _, it := range items {

@@ -125,4 +125,17 @@ type tool
 	// The next period of the decision cache: asked again.
 	clock = clock.Add(time.Minute)
 	list(anne, "", items, []bool{false, true, false}, 3)
+
+	// Items with the keys the gateway computes when it registers them are
+	// kept by those keys; items whose keys collide are still told apart.
+	keyed := slices.Clone(items)
+	for i := range keyed {
+		keyed[i].Key = uint64(i + 1)
+	}
+	list(anne, "", keyed, []bool{false, true, false}, 3)
+	list(anne, "", keyed, []bool{false, true, false}, 0)
+	other := slices.Clone(keyed)
+	other[1].Object = "tool:t1" // same keys, other items
+	list(anne, "", other, []bool{false, false, false}, 3)
+	list(anne, "", keyed, []bool{false, true, false}, 3)
 }

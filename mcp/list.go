@@ -53,7 +53,7 @@ func encodeTools(entries []*toolEntry) *listedTools {
 			name:   e.name,
 			schema: e.listed.RawInputSchema,
 			json:   data,
-			item:   Item{Kind: kindTool, Name: e.name, Upstream: e.up.Name(), Object: e.object},
+			item:   Item{Kind: kindTool, Name: e.name, Upstream: e.up.Name(), Object: e.object}.withKey(),
 			hidden: e.hidden != "",
 		}
 		l.at[e.name] = i

@@ -183,3 +183,24 @@ func TestToolsListSplicedEncoding(t *testing.T) {
 		t.Error("an unknown tool found")
 	}
 }
+
+// TestItemKey: an item's key depends on its fields only, on each of them,
+// and is never 0.
+func TestItemKey(t *testing.T) {
+	base := Item{Kind: kindTool, Name: "up__a", Upstream: "up", Object: "tool:up.a"}
+	k := base.withKey().Key
+	if k == 0 || (Item{Kind: kindTool, Name: "up__" + "a", Upstream: "up", Object: "tool:up.a"}).withKey().Key != k {
+		t.Fatalf("key %x of equal items differs or is 0", k)
+	}
+	for _, other := range []Item{
+		{Kind: "prompt", Name: "up__a", Upstream: "up", Object: "tool:up.a"},
+		{Kind: kindTool, Name: "up__b", Upstream: "up", Object: "tool:up.a"},
+		{Kind: kindTool, Name: "up__a", Upstream: "up2", Object: "tool:up.a"},
+		{Kind: kindTool, Name: "up__a", Upstream: "up", Object: "tool:up.b"},
+		{Kind: kindTool, Name: "up__", Upstream: "aup", Object: "tool:up.a"},
+	} {
+		if other.withKey().Key == k {
+			t.Errorf("%+v has the key of %+v", other, base)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"encoding/json"
+	"hash/maphash"
 	"net/http"
 )
 
@@ -107,6 +108,25 @@ type Item struct {
 	// Name is the namespaced name (resource: its URI), Upstream its
 	// upstream, Object its ReBAC object as in Call.Object.
 	Name, Upstream, Object string
+	// Key is a hash of the fields above, computed once when the item is
+	// registered (equal items have equal keys within a process), so that
+	// Visibility can key a list without hashing its items; 0 when unknown.
+	Key uint64
+}
+
+// itemSeed seeds the keys of items.
+var itemSeed = maphash.MakeSeed()
+
+// withKey returns it with its Key.
+func (it Item) withKey() Item {
+	var h maphash.Hash
+	h.SetSeed(itemSeed)
+	for _, s := range [...]string{it.Kind, it.Name, it.Upstream, it.Object} {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	it.Key = h.Sum64() | 1 // never 0
+	return it
 }
 
 // Visibility filters lists to what the caller may use: the same decision
