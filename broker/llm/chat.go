@@ -283,8 +283,11 @@ func (p *Proxy) upstreamError(a *attempt) *apiError {
 		}
 	}
 	if status == http.StatusTooManyRequests {
+		// Seconds; or OpenAI's and Azure's retry-after-ms alone.
 		if s, err := strconv.Atoi(a.resp.Header.Get("Retry-After")); err == nil && s > 0 && s < 86400 {
 			e.RetryAfter = time.Duration(s) * time.Second
+		} else if ms, err := strconv.Atoi(a.resp.Header.Get("Retry-After-Ms")); err == nil && ms > 0 && ms < 86400_000 && a.resp.Header.Get("Retry-After") == "" {
+			e.RetryAfter = time.Duration(ms) * time.Millisecond
 		}
 	}
 	return e

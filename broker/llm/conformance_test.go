@@ -660,11 +660,14 @@ func TestConformanceErrors(t *testing.T) {
 // not.
 func TestConformanceUpstream4xx(t *testing.T) {
 	var status int
-	var retry string
+	var retry, retryMS string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if retry != "" {
 			w.Header().Set("Retry-After", retry)
+		}
+		if retryMS != "" {
+			w.Header().Set("Retry-After-Ms", retryMS)
 		}
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, `{"error":{"message":"Upstream says no (key `+providerKey[:8]+`...`+providerKey[len(providerKey)-4:]+`).","type":"tokens","param":"messages","code":"context_length_exceeded"}}`)
@@ -673,18 +676,20 @@ func TestConformanceUpstream4xx(t *testing.T) {
 	base, _ := url.Parse(srv.URL + "/v1")
 	env := newProxy(t, basicConfig(base), llm.Deps{})
 	for _, tc := range []struct {
-		status     int
-		retry      string
-		wantStatus int
-		wantRetry  string
+		status         int
+		retry, retryMS string
+		wantStatus     int
+		wantRetry      string
 	}{
-		{400, "", 400, ""},
-		{429, "7", 429, "7"},
-		{429, "Wed, 21 Oct 2015 07:28:00 GMT", 429, ""},
-		{401, "", 502, ""},
-		{403, "", 502, ""},
+		{400, "", "", 400, ""},
+		{429, "7", "", 429, "7"},
+		{429, "7", "100", 429, "7"},
+		{429, "", "1500", 429, "2"},
+		{429, "Wed, 21 Oct 2015 07:28:00 GMT", "", 429, ""},
+		{401, "", "", 502, ""},
+		{403, "", "", 502, ""},
 	} {
-		status, retry = tc.status, tc.retry
+		status, retry, retryMS = tc.status, tc.retry, tc.retryMS
 		resp, body := env.post(t, "/chat/completions", `{"model":"demo-model","messages":[{"role":"user","content":"hi"}]}`)
 		if resp.StatusCode != tc.wantStatus || resp.Header.Get("Retry-After") != tc.wantRetry {
 			t.Errorf("upstream %d: %d Retry-After %q, want %d %q", tc.status, resp.StatusCode, resp.Header.Get("Retry-After"), tc.wantStatus, tc.wantRetry)
@@ -829,6 +834,11 @@ func TestConformanceNothingLeaks(t *testing.T) {
 	r, body := env.post(t, "/chat/completions", `{"model":"demo/demo-model","messages":[{"role":"user","content":"hi"}]}`)
 	if r.StatusCode != 403 {
 		t.Errorf("denied model: %d %s", r.StatusCode, body)
+	}
+	// An upstream's error event that quotes the provider key.
+	keyed := newProxy(t, basicConfig(rawUpstream(t, `data: {"error":{"message":"Incorrect API key provided: `+providerKey+`.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`+"\n\n")), llm.Deps{})
+	if r, body := keyed.post(t, "/chat/completions", `{"model":"demo-model","stream":true,"messages":[{"role":"user","content":"hi"}]}`); strings.Contains(body, providerKey) || !strings.Contains(body, `"error"`) {
+		t.Errorf("error event quoting the key: %d %s", r.StatusCode, body)
 	}
 	logs := env.logText()
 	for _, s := range []string{providerKey, "client-token", secretWord, "org-secret", "cookie-secret"} {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -38,6 +39,7 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 	flushed := false
 
 	sg := newStreamGuard(ctx, c, p.deps.Guard, p.cfg.Guard.HoldBackBytes, req.includeUsage, a.t.model)
+	sg.key = a.t.up.key
 	var buf []byte
 	send := func(data []byte) bool {
 		buf = append(buf[:0], "data: "...)
@@ -197,6 +199,7 @@ type streamGuard struct {
 	seen         map[findingKey]bool
 	// choices maps each choice seen to whether its finish reason came.
 	choices map[int64]bool
+	key     string // the upstream's API key, never relayed
 }
 
 func newStreamGuard(ctx context.Context, c *call, scanner guard.Scanner, holdBack int, includeUsage bool, model string) *streamGuard {
@@ -274,7 +277,7 @@ func (g *streamGuard) chunk(data []byte) ([]byte, *apiError) {
 		return nil, invalidChunk(err.Error())
 	}
 	if e := obj.get("error"); !isNull(e) {
-		return nil, upstreamStreamError(e)
+		return nil, upstreamStreamError(e, g.key)
 	}
 	changed := false
 	usagePresent := false
@@ -686,12 +689,13 @@ func (g *streamGuard) usageChunk(prompt int64) []byte {
 	return o.bytes()
 }
 
-// upstreamStreamError re-encodes an error event of the upstream.
-func upstreamStreamError(raw json.RawMessage) *apiError {
+// upstreamStreamError re-encodes an error event of the upstream; a
+// message that quotes the provider key is not relayed.
+func upstreamStreamError(raw json.RawMessage, key string) *apiError {
 	e := &apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream failed.", Reason: "upstream error event"}
 	var ae openai.APIError
 	if json.Unmarshal(raw, &ae) == nil {
-		if ae.Message != "" {
+		if ae.Message != "" && (key == "" || !strings.Contains(ae.Message, key)) {
 			e.Message = clip(ae.Message, 1024)
 		}
 		if ae.Type != "" {
