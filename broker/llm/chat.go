@@ -55,7 +55,8 @@ func (p *Proxy) chat(w http.ResponseWriter, r *http.Request) {
 	if req.maxTokens == 0 {
 		setMax = p.defaultMaxTokens(c)
 	}
-	if aerr := p.admit(ctx, c, req.model, prompt+req.maxTokens+setMax, req.maxTokens); aerr != nil {
+	// Each of n choices may use max_tokens.
+	if aerr := p.admit(ctx, c, req.model, prompt+req.n*(req.maxTokens+setMax), req.maxTokens); aerr != nil {
 		c.fail(w, aerr)
 		return
 	}

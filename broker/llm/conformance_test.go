@@ -921,3 +921,34 @@ func TestConformanceCountedUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestConformanceChoicesCharged: a request for n choices reserves
+// max_tokens for each, and n is validated as OpenAI does.
+func TestConformanceChoicesCharged(t *testing.T) {
+	_, base := startUpstream(t, llmdemo.Options{})
+	var reserved []int64
+	lim := limiterFunc(func(_ context.Context, r limits.Request) (*limits.Ticket, error) {
+		reserved = append(reserved, r.Tokens)
+		return &limits.Ticket{}, nil
+	})
+	env := newProxy(t, basicConfig(base), llm.Deps{Limiter: lim})
+	req := chatReq("say: hi")
+	req.MaxCompletionTokens = 100
+	if _, err := env.client().CreateChatCompletion(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	req.N = 3
+	if _, err := env.client().CreateChatCompletion(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(reserved) != 2 || reserved[1]-reserved[0] != 200 {
+		t.Errorf("reserved %v; want the second 200 tokens above the first (3 choices of 100)", reserved)
+	}
+	for _, tc := range []struct{ n, code string }{{`0`, "integer_below_min_value"}, {`129`, "integer_above_max_value"}, {`"2"`, "invalid_type"}, {`1.5`, "invalid_type"}} {
+		resp, body := env.post(t, "/chat/completions", `{"model":"demo-model","n":`+tc.n+`,"messages":[{"role":"user","content":"hi"}]}`)
+		var e apiErr
+		if resp.StatusCode != 400 || json.Unmarshal([]byte(body), &e) != nil || e.Error == nil || e.Error.Param != "n" || e.Error.Code != tc.code {
+			t.Errorf("n %s: %d %s; want 400 %s", tc.n, resp.StatusCode, body, tc.code)
+		}
+	}
+}

@@ -23,7 +23,11 @@ type chatRequest struct {
 	stream       bool
 	includeUsage bool  // the client asked for stream_options.include_usage
 	maxTokens    int64 // max_completion_tokens, else max_tokens; 0 when absent
+	n            int64 // choices asked for, 1 when absent
 }
+
+// maxChoices is the largest n OpenAI accepts.
+const maxChoices = 128
 
 var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
 
@@ -111,6 +115,18 @@ func decodeChat(body []byte, maxMessages int) (*chatRequest, *apiError) {
 		}
 		if !r.stream {
 			return nil, invalid("stream_options", "invalid_value", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+		}
+	}
+	r.n = 1
+	if raw := obj.get("n"); !isNull(raw) {
+		if err := json.Unmarshal(raw, &r.n); err != nil {
+			return nil, wrongType("n", "an integer", raw)
+		}
+		switch {
+		case r.n < 1:
+			return nil, invalid("n", "integer_below_min_value", "Invalid 'n': integer below minimum value. Expected a value >= 1, but got %d instead.", r.n)
+		case r.n > maxChoices:
+			return nil, invalid("n", "integer_above_max_value", "Invalid 'n': integer above maximum value. Expected a value <= %d, but got %d instead.", maxChoices, r.n)
 		}
 	}
 	for _, p := range []string{"max_tokens", "max_completion_tokens"} {
