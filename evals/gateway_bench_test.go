@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -193,7 +194,8 @@ var offeredRates = []int{500, 2000}
 // upstream) per call, which depends less on what else the machine runs
 // than the latencies do: 2 cores ÷ cpu-µs/call bounds the calls/s of a
 // machine of our own; the way's figure minus direct's is the gateway's
-// CPU per call. audit-commit-µs is the mean time of a group commit of the
+// CPU per call; gc-cpu-µs/call is the part of it the garbage collector
+// took (the runtime's estimate). audit-commit-µs is the mean time of a group commit of the
 // audit log (a bbolt transaction, fsync'd) and events/commit how many
 // calls shared one.
 func BenchmarkGatewayLoad(b *testing.B) {
@@ -223,9 +225,10 @@ func BenchmarkGatewayLoad(b *testing.B) {
 		if gen == genLean {
 			f.prepare(b, k, queues[key], b.N+loadWorkers)
 		}
-		audit0, cpu0 := f.node.auditStats(b), processCPU(b)
+		audit0, cpu0, gc0 := f.node.auditStats(b), processCPU(b), gcCPU()
 		p50, p99 := loop(b, pools[key])
 		b.ReportMetric(micros(processCPU(b)-cpu0)/float64(b.N), "cpu-µs/call")
+		b.ReportMetric(micros(gcCPU()-gc0)/float64(b.N), "gc-cpu-µs/call")
 		if k == direct {
 			directQ[loopName+gen] = quantiles{p50, p99}
 			return
@@ -626,4 +629,17 @@ func (l *leanCaller) call(ctx context.Context) error {
 		return fmt.Errorf("lean %s: tools/call: not a result with the tool's text: %.300s", l.k, body)
 	}
 	return nil
+}
+
+// gcCPU returns the CPU time the runtime has estimated it spent on garbage
+// collection (marking, assists, sweeping) since the process started; it is
+// updated at each collection's end, so a figure per call is meaningful over
+// many collections.
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
 }
