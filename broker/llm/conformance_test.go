@@ -394,7 +394,7 @@ func TestConformanceToolCallsInAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var all strings.Builder
+	byIndex := map[int]string{}
 	for {
 		r, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -405,12 +405,12 @@ func TestConformanceToolCallsInAnswers(t *testing.T) {
 		}
 		for _, ch := range r.Choices {
 			for _, tc := range ch.Delta.ToolCalls {
-				all.WriteString(tc.Function.Arguments)
+				byIndex[*tc.Index] += tc.Function.Arguments
 			}
 		}
 	}
-	if strings.Contains(all.String(), "jane.doe@example.org") || !strings.Contains(all.String(), "[EMAIL_") {
-		t.Errorf("short hold-back: arguments %s", all.String())
+	if byIndex[0] != wants[0] || byIndex[1] != wants[1] {
+		t.Errorf("short hold-back: arguments %v, want %v", byIndex, wants)
 	}
 }
 
@@ -420,7 +420,7 @@ func TestConformanceRefusal(t *testing.T) {
 	_, base := startUpstream(t, llmdemo.Options{ChunkBytes: 3})
 	g, _ := testGuard(t)
 	cfg := basicConfig(base)
-	cfg.Guard.HoldBackBytes = 40
+	cfg.Guard.HoldBackBytes = 16 // shorter than the address: no part of it leaves before it is whole
 	env := newProxy(t, cfg, llm.Deps{Guard: g})
 	resp, err := env.client().CreateChatCompletion(t.Context(), chatReq("reversed: "+reverse("refuse: I can't help with that; ask jane.doe@example.org.")))
 	if err != nil {

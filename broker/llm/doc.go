@@ -68,9 +68,10 @@
 // data: {"error": {...}}, which go-openai's stream reader and the openai
 // npm package both raise as an API error, and no [DONE].
 //
-// A value longer than the hold-back may have its first bytes sent before
-// it can be recognized: the hold-back should exceed the longest value the
-// policy redacts. Logprobs, whose tokens spell the answer, are dropped
+// The release point never falls inside a word (a run without spaces,
+// quotes or brackets), so an address or a key being written is held until
+// it is whole, however long the hold-back; a word past four times the
+// hold-back is released all the same, redacted where recognized. Logprobs, whose tokens spell the answer, are dropped
 // (set to null) from streamed chunks when the output guard runs, and from
 // a plain answer the guard redacts.
 //

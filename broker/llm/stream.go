@@ -573,8 +573,16 @@ func (g *streamGuard) release(h *held, final bool) (string, *apiError) {
 				}
 			}
 		}
+		// Nor inside a word: a value being written (an address, a key, a
+		// token) is not recognized before it is whole, and its first
+		// bytes would leave before it is.
+		if cut > 0 && cut < len(h.pending) && !wordBreak(h.pending[cut-1]) && !wordBreak(h.pending[cut]) {
+			for cut > 0 && !wordBreak(h.pending[cut-1]) {
+				cut--
+			}
+		}
 		if cut == 0 && len(h.pending) > maxHeldFactor*g.holdBack {
-			cut = len(h.pending) - g.holdBack // a finding that keeps growing: release it, redacted
+			cut = len(h.pending) - g.holdBack // a finding or word that keeps growing: release it, redacted
 		}
 		for cut > 0 && cut < len(h.pending) && !utf8.RuneStart(h.pending[cut]) {
 			cut--
@@ -605,6 +613,16 @@ func (g *streamGuard) release(h *held, final bool) (string, *apiError) {
 	}
 	g.account(out)
 	return out, nil
+}
+
+// wordBreak reports whether b ends a word: space, or punctuation that
+// addresses, keys, tokens and URLs do not hold.
+func wordBreak(b byte) bool {
+	switch b {
+	case ' ', '\t', '\n', '\r', '"', '\'', '`', ',', ';', '(', ')', '<', '>', '[', ']', '{', '}', '|':
+		return true
+	}
+	return false
 }
 
 // scan runs the output guard over text, which starts at byte at of the
