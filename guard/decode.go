@@ -96,8 +96,8 @@ func candidates(text string) (b64, hex bool, counts uint64) {
 	var tail [8]byte
 	for p := 0; p < len(text); p += 8 {
 		var x uint64
-		if p+8 <= len(text) {
-			x = binary.LittleEndian.Uint64(src[p:])
+		if w := src[p:]; len(w) >= 8 {
+			x = binary.LittleEndian.Uint64(w)
 		} else {
 			// Zero bytes past the end: neither in a run nor a digit.
 			copy(tail[:], text[p:])

@@ -377,21 +377,25 @@ func lowerRun(out []byte, off []int32, text string, i int) ([]byte, []int32, int
 	w := len(out)
 	out = slices.Grow(out, n)[:w+n]
 	off = slices.Grow(off, n)[:w+n]
-	src := unsafe.Slice(unsafe.StringData(text), len(text))
-	for i+8 <= len(text) {
-		x := binary.LittleEndian.Uint64(src[i:])
+	// The run, the output and its offsets from i and w, indexed by k;
+	// the loop's condition bounds all three, so that its body needs
+	// no bound checks.
+	src := unsafe.Slice(unsafe.StringData(text), len(text))[i:]
+	dst, dof := out[w:], off[w:]
+	k := 0
+	for ; k <= len(src)-8 && k <= len(dst)-8 && k <= len(dof)-8; k += 8 {
+		x := binary.LittleEndian.Uint64(src[k : k+8])
 		hi := x & 0x8080808080808080
-		binary.LittleEndian.PutUint64(out[w:], lower8(x&^hi))
-		f := off[w : w+8 : w+8]
-		f[0], f[1], f[2], f[3] = int32(i), int32(i+1), int32(i+2), int32(i+3)
-		f[4], f[5], f[6], f[7] = int32(i+4), int32(i+5), int32(i+6), int32(i+7)
+		binary.LittleEndian.PutUint64(dst[k:k+8], lower8(x&^hi))
+		f, o := dof[k:k+8], int32(i+k)
+		f[0], f[1], f[2], f[3] = o, o+1, o+2, o+3
+		f[4], f[5], f[6], f[7] = o+4, o+5, o+6, o+7
 		if hi != 0 {
-			k := bits.TrailingZeros64(hi) / 8
-			return out[:w+k], off[:w+k], i + k
+			n := bits.TrailingZeros64(hi) / 8
+			return out[:w+k+n], off[:w+k+n], i + k + n
 		}
-		i += 8
-		w += 8
 	}
+	i, w = i+k, w+k
 	for ; i < len(text) && text[i] < utf8.RuneSelf; i++ {
 		out[w], off[w] = lowerASCII[text[i]], int32(i)
 		w++
@@ -994,11 +998,14 @@ func (n *Normalizer) spacing() {
 // end stopped it), and how many tokens the stretch holds.
 func plainStretch(b []byte, i int) (e, stop, tokens int) {
 	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	src := b[:cap(b)]
+	src := b[i:cap(b)]
 	prevSpace, prevStart := uint64(0x80), uint64(0) // lane 7 of the word before
 	last := i                                       // the last token start seen
-	for p := i; ; p += 8 {
-		x := binary.LittleEndian.Uint64(src[p:])
+	// The loop's condition never ends it (the padding's gap does): it
+	// spares the load its bound checks.
+	for k := 0; k <= len(src)-8; k += 8 {
+		p := i + k
+		x := binary.LittleEndian.Uint64(src[k : k+8])
 		sp := eq8(x, ' ')
 		ps := sp<<8 | prevSpace
 		start := ^sp & ps & high
@@ -1041,6 +1048,8 @@ func plainStretch(b []byte, i int) (e, stop, tokens int) {
 			return a - 1, -1, tokens
 		}
 	}
+	// Without the padding: the token at i is taken as not plain.
+	return i, i, 0
 }
 
 // oneLetter reports whether b[r] is a one-letter token followed by one
