@@ -179,12 +179,20 @@ func (s *AuditStore) Last(ctx context.Context, node string) (audit.Record, bool,
 // Append implements [audit.Store]. The transaction is fsynced before it
 // returns.
 func (s *AuditStore) Append(ctx context.Context, node string, prev uint64, events, checkpoints []audit.Record) error {
+	// The keys, in one allocation: bbolt keeps a key until the
+	// transaction ends.
+	keys := make([]byte, 0, 8*(len(events)+len(checkpoints)))
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		nb, err := createNodeBuckets(tx, node)
-		if err != nil {
-			return err
+		// The node's buckets exist after the first commit (Open registers
+		// the node's key first): look them up rather than create them.
+		eb, cb := nodeBucket(tx, node, bucketEvents), nodeBucket(tx, node, bucketCheckpoints)
+		if eb == nil || cb == nil {
+			nb, err := createNodeBuckets(tx, node)
+			if err != nil {
+				return err
+			}
+			eb, cb = nb.Bucket(bucketEvents), nb.Bucket(bucketCheckpoints)
 		}
-		eb, cb := nb.Bucket(bucketEvents), nb.Bucket(bucketCheckpoints)
 		var head uint64
 		if k, _ := eb.Cursor().Last(); k != nil {
 			head = keySeq(k)
@@ -194,12 +202,14 @@ func (s *AuditStore) Append(ctx context.Context, node string, prev uint64, event
 		}
 		eb.FillPercent, cb.FillPercent = 1, 1 // append-only: pack pages full
 		for _, r := range events {
-			if err := eb.Put(seqKey(r.Seq), r.Data); err != nil {
+			keys = binary.BigEndian.AppendUint64(keys, r.Seq)
+			if err := eb.Put(keys[len(keys)-8:], r.Data); err != nil {
 				return err
 			}
 		}
 		for _, r := range checkpoints {
-			if err := cb.Put(seqKey(r.Seq), r.Data); err != nil {
+			keys = binary.BigEndian.AppendUint64(keys, r.Seq)
+			if err := cb.Put(keys[len(keys)-8:], r.Data); err != nil {
 				return err
 			}
 		}
