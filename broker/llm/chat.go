@@ -49,7 +49,7 @@ func (p *Proxy) chat(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, modelNotFound(req.model))
 		return
 	}
-	prompt := countTokens(req.model, req.texts)
+	prompt := countTokens(req.model, req.texts) + req.imageTokens
 	// A request that sets no max_tokens gets the budget's, when it has one.
 	setMax := int64(0)
 	if req.maxTokens == 0 {

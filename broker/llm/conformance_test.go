@@ -944,6 +944,19 @@ func TestConformanceChoicesCharged(t *testing.T) {
 	if len(reserved) != 2 || reserved[1]-reserved[0] != 200 {
 		t.Errorf("reserved %v; want the second 200 tokens above the first (3 choices of 100)", reserved)
 	}
+	// Images are charged before the call: they are most of a vision prompt.
+	req.N = 1
+	req.Messages = []openai.ChatCompletionMessage{{Role: "user", MultiContent: []openai.ChatMessagePart{
+		{Type: openai.ChatMessagePartTypeText, Text: "say: hi"},
+		{Type: openai.ChatMessagePartTypeImageURL, ImageURL: &openai.ChatMessageImageURL{URL: "https://example.com/a.png"}},
+		{Type: openai.ChatMessagePartTypeImageURL, ImageURL: &openai.ChatMessageImageURL{URL: "https://example.com/b.png", Detail: openai.ImageURLDetailLow}},
+	}}}
+	if _, err := env.client().CreateChatCompletion(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(reserved) != 3 || reserved[2] < 765+85+100 {
+		t.Errorf("reserved %v; want the last to hold two images' tokens (765 and 85) and max_tokens", reserved)
+	}
 	for _, tc := range []struct{ n, code string }{{`0`, "integer_below_min_value"}, {`129`, "integer_above_max_value"}, {`"2"`, "invalid_type"}, {`1.5`, "invalid_type"}} {
 		resp, body := env.post(t, "/chat/completions", `{"model":"demo-model","n":`+tc.n+`,"messages":[{"role":"user","content":"hi"}]}`)
 		var e apiErr

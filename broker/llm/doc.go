@@ -71,9 +71,10 @@
 // The release point never falls inside a word (a run without spaces,
 // quotes or brackets), so an address or a key being written is held until
 // it is whole, however long the hold-back; a word past four times the
-// hold-back is released all the same, redacted where recognized. Logprobs, whose tokens spell the answer, are dropped
-// (set to null) from streamed chunks when the output guard runs, and from
-// a plain answer the guard redacts.
+// hold-back is released all the same, redacted where recognized.
+// Logprobs, whose tokens spell the answer, are dropped (set to null) from
+// streamed chunks when the output guard runs, and from a plain answer the
+// guard redacts.
 //
 // A stream that ends without [DONE] after every choice's finish reason
 // ends normally (some servers omit it); one that ends before is an error
@@ -84,7 +85,8 @@
 //
 // Prompt tokens are counted before the call (exactly, with the guard's
 // tiktoken-compatible tokenizer, for texts up to 1 KiB; estimated for
-// longer ones) and charged with max_tokens to the budget (a request
+// longer ones; an image part as 765 tokens, 85 at low detail) and
+// charged with max_tokens for each of n choices to the budget (a request
 // without max_tokens is sent with the budget's, when it has one); after the call
 // the ticket is settled with the upstream's usage, or with a count of the
 // answer when the upstream gives none, which is then added to the answer

@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -24,6 +25,43 @@ type chatRequest struct {
 	includeUsage bool  // the client asked for stream_options.include_usage
 	maxTokens    int64 // max_completion_tokens, else max_tokens; 0 when absent
 	n            int64 // choices asked for, 1 when absent
+	// imageTokens estimates the tokens of the image parts (OpenAI's
+	// price of a 1024×1024 image at high detail, or of low detail).
+	imageTokens int64
+}
+
+// Tokens charged before the call for an image part, settled with the
+// upstream's usage after it.
+const (
+	imageTokensLow  = 85
+	imageTokensHigh = 765
+)
+
+// imageTokens estimates the tokens of the image parts of a content array.
+func imageTokens(content json.RawMessage) int64 {
+	if len(content) == 0 || content[0] != '[' || !bytes.Contains(content, []byte(`"image_url"`)) {
+		return 0
+	}
+	var parts []struct {
+		Type     string `json:"type"`
+		ImageURL struct {
+			Detail string `json:"detail"`
+		} `json:"image_url"`
+	}
+	if json.Unmarshal(content, &parts) != nil {
+		return 0
+	}
+	var n int64
+	for _, p := range parts {
+		switch {
+		case p.Type != "image_url":
+		case p.ImageURL.Detail == "low":
+			n += imageTokensLow
+		default:
+			n += imageTokensHigh
+		}
+	}
+	return n
 }
 
 // maxChoices is the largest n OpenAI accepts.
@@ -90,6 +128,7 @@ func decodeChat(body []byte, maxMessages int) (*chatRequest, *apiError) {
 			return nil, aerr
 		}
 		r.texts = append(r.texts, text)
+		r.imageTokens += imageTokens(m.Content)
 		if role == "system" || role == "developer" {
 			r.system = append(r.system, text)
 		}
