@@ -70,6 +70,20 @@ type Normalizer struct {
 	// rune (see [plainRune]), filled as runes are met: a bit in known,
 	// then its answer in plain.
 	known, plain [1 << 10]uint64
+
+	// lower caches, by the rune's low byte, what [Normalizer.rune]
+	// makes of runes it only lower-cases, in any context.
+	lower [256]lowerEntry
+}
+
+// lowerEntry is an entry of Normalizer.lower: to holds the UTF-8 of
+// r's lower case, size bytes long, and rtl whether r is right-to-left
+// (see [rtl]). The zero entry holds no rune, as r is never NUL.
+type lowerEntry struct {
+	r    rune
+	to   [utf8.UTFMax]byte
+	size uint8
+	rtl  bool
 }
 
 // normStats describes what the last normalization removed, beyond the
@@ -455,6 +469,14 @@ func (n *Normalizer) rune(out []byte, off []int32, r rune, pos int) ([]byte, []i
 		}
 		return append(out, c), append(off, int32(pos)), false
 	}
+	if e := &n.lower[r&0xff]; e.r == r {
+		out = append(out, e.to[:e.size]...)
+		for range e.size {
+			off = append(off, int32(pos))
+		}
+		n.stats.rtl = n.stats.rtl || e.rtl
+		return out, off, true
+	}
 	if caseless(r) {
 		// CJK, kana and Hangul: no case, no marks to strip, not spaces.
 		var buf [utf8.UTFMax]byte
@@ -480,17 +502,28 @@ func (n *Normalizer) rune(out []byte, off []int32, r rune, pos int) ([]byte, []i
 		out = append(out, "\uFFFD"...)
 		return out, append(off, int32(pos), int32(pos), int32(pos)), true
 	}
-	if r >= 0x0590 && r <= 0x08FF || r >= 0xFB1D && r <= 0xFDFF || r >= 0xFE70 && r <= 0xFEFC {
+	e := lowerEntry{r: r, rtl: rtl(r)}
+	if e.rtl {
 		n.stats.rtl = true // Hebrew, Arabic, Syriac, Thaana, NKo and their forms
 	}
-	r = unicode.ToLower(r)
-	var buf [utf8.UTFMax]byte
-	size := utf8.EncodeRune(buf[:], r)
-	out = append(out, buf[:size]...)
-	for range size {
+	e.size = uint8(utf8.EncodeRune(e.to[:], unicode.ToLower(r)))
+	if !unicode.In(r, unicode.Mn, unicode.Me) {
+		// Neither caseless, invisible, a space nor U+FFFD, and no
+		// mark to strip after any letter: whatever comes before it,
+		// r is lower-cased and counted right-to-left or not.
+		n.lower[r&0xff] = e
+	}
+	out = append(out, e.to[:e.size]...)
+	for range e.size {
 		off = append(off, int32(pos))
 	}
 	return out, off, true
+}
+
+// rtl reports whether r is in the Hebrew, Arabic, Syriac, Thaana or NKo
+// blocks or their presentation forms.
+func rtl(r rune) bool {
+	return r >= 0x0590 && r <= 0x08FF || r >= 0xFB1D && r <= 0xFDFF || r >= 0xFE70 && r <= 0xFEFC
 }
 
 // plainSeg reports whether seg, valid UTF-8 without ASCII, is all plain
@@ -530,7 +563,7 @@ func plainRune(s string) bool {
 	return p.CCC() == 0 && p.BoundaryBefore() && p.BoundaryAfter() && len(p.Decomposition()) == 0 &&
 		norm.NFKC.QuickSpanString(s) == size &&
 		invisibleKind(r) == 0 && !unicode.IsSpace(r) && !unicode.In(r, unicode.Mn, unicode.Me) &&
-		!(r >= 0x0590 && r <= 0x08FF || r >= 0xFB1D && r <= 0xFDFF || r >= 0xFE70 && r <= 0xFEFC) &&
+		!rtl(r) &&
 		unicode.ToLower(r) == r
 }
 

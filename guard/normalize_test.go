@@ -576,3 +576,76 @@ func TestPunctuation(t *testing.T) {
 		t.Errorf("%d runes of punctuation, want the block's 112", n)
 	}
 }
+
+// runeAgrees appends r after prev with nz and with the reference
+// normalizer (fresh statistics on both) and reports any difference in
+// the bytes, the offsets, the non-ASCII answer or the statistics.
+func runeAgrees(nz *Normalizer, prev string, r rune) string {
+	ref := &refNormalizer{}
+	nz.stats, ref.stats = normStats{first: -1}, refNormStats{first: -1}
+	out, off, na := nz.rune([]byte(prev), make([]int32, len(prev)), r, len(prev))
+	wout, woff, wna := ref.rune([]byte(prev), make([]int32, len(prev)), r, len(prev))
+	if string(out) != string(wout) || !slices.Equal(off, woff) || na != wna || nz.stats != normStats(ref.stats) {
+		return fmt.Sprintf("rune(%q after %q) = %q %v %v %+v, reference %q %v %v %+v",
+			r, prev, out, off, na, nz.stats, wout, woff, wna, ref.stats)
+	}
+	return ""
+}
+
+// TestRuneCache checks that what Normalizer.rune caches of a rune (see
+// Normalizer.lower) gives what the reference gives, for every rune of
+// the BMP and of the supplementary planes' letters and tags, after an
+// ASCII letter (where marks are stripped and invisible characters
+// counted) and after a space, met the first time and again.
+func TestRuneCache(t *testing.T) {
+	var nz Normalizer
+	bad := 0
+	for r := rune(0x80); r <= 0x2FFFF || r >= 0xE0000 && r <= 0xE01EF; r++ {
+		if r == 0x30000 {
+			r = 0xE0000
+		}
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		for _, prev := range []string{"a", " ", "a", "\u0627"} {
+			if d := runeAgrees(&nz, prev, r); d != "" {
+				t.Error(d)
+				if bad++; bad > 10 {
+					t.FailNow()
+				}
+			}
+		}
+	}
+	// A rune that was cached is one the cache was meant for: one at
+	// least of them, or the test shows nothing.
+	cached := 0
+	for _, e := range nz.lower {
+		if e.r != 0 {
+			cached++
+		}
+	}
+	if cached == 0 {
+		t.Fatal("no rune cached")
+	}
+}
+
+// FuzzRuneCache feeds one Normalizer, with its cache of runes, the runes
+// of the input after each context, and checks each against the
+// reference.
+func FuzzRuneCache(f *testing.F) {
+	for _, s := range []string{"ÀÉÎ", "Привет", "مرحبا", "a\u0301", "\u200b\u202e", "日本", "\U000E0041", "ſK"} {
+		f.Add("a", s)
+		f.Add(" ", s)
+	}
+	var nz Normalizer
+	f.Fuzz(func(t *testing.T, prev, s string) {
+		if len(prev) > 8 {
+			return
+		}
+		for _, r := range s {
+			if d := runeAgrees(&nz, prev, r); d != "" {
+				t.Fatal(d)
+			}
+		}
+	})
+}
