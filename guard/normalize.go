@@ -74,6 +74,17 @@ type Normalizer struct {
 	// lower caches, by the rune's low byte, what [Normalizer.rune]
 	// makes of runes it only lower-cases, in any context.
 	lower [256]lowerEntry
+
+	// classes caches, by the rune's low byte, the classes of non-ASCII
+	// runes scripts meets (see [Normalizer.scriptClass]).
+	classes [256]classEntry
+}
+
+// classEntry is an entry of Normalizer.classes; the zero entry holds no
+// rune, as r is never NUL.
+type classEntry struct {
+	r rune
+	c uint8
 }
 
 // lowerEntry is an entry of Normalizer.lower: to holds the UTF-8 of
@@ -705,7 +716,7 @@ func (n *Normalizer) scripts() {
 			i = j
 			continue
 		}
-		if !isLetter(r) {
+		if r < utf8.RuneSelf && !isLetterByte(byte(r)) || r >= utf8.RuneSelf && n.scriptClass(r)&scLetter == 0 {
 			if r >= utf8.RuneSelf {
 				if to, ok := confusable(r); ok {
 					for k := 0; k < len(to); k++ {
@@ -730,18 +741,16 @@ func (n *Normalizer) scripts() {
 				if !isLetterByte(byte(r)) {
 					break
 				}
-			} else if caseless(r) || punctuation(r) || !unicode.IsLetter(r) && !unicode.IsMark(r) {
+			} else if caseless(r) || n.scriptClass(r)&(scLetter|scMark) == 0 {
 				break
 			}
 			switch {
 			case r < utf8.RuneSelf:
 				asciiN++
-			case caseless(r):
-				nonASCII++
-			case unicode.IsMark(r):
+			case n.scriptClass(r)&scMark != 0:
 			default:
 				nonASCII++
-				if _, ok := confusable(r); ok {
+				if n.scriptClass(r)&scConfusable != 0 {
 					mapped++
 				}
 				if r >= 0x0400 && r <= 0x052F {
@@ -796,6 +805,34 @@ func (n *Normalizer) scripts() {
 		i = j
 	}
 	n.b, n.bo = out, off
+}
+
+// Classes of non-ASCII runes for scripts.
+const (
+	scLetter     = 1 << iota // unicode.IsLetter and not General Punctuation
+	scMark                   // unicode.IsMark and not General Punctuation
+	scConfusable             // confusable has a skeleton for it
+)
+
+// scriptClass returns the classes of r, a non-ASCII rune: from
+// n.classes, or looked up in unicode's tables and [confusable]'s and
+// kept there.
+func (n *Normalizer) scriptClass(r rune) uint8 {
+	e := &n.classes[r&0xff]
+	if e.r != r {
+		var c uint8
+		if isLetter(r) {
+			c |= scLetter
+		}
+		if !punctuation(r) && unicode.IsMark(r) {
+			c |= scMark
+		}
+		if _, ok := confusable(r); ok {
+			c |= scConfusable
+		}
+		*e = classEntry{r, c}
+	}
+	return e.c
 }
 
 // asciiEnd returns the index of the first non-ASCII byte of b at or

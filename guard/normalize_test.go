@@ -649,3 +649,27 @@ func FuzzRuneCache(f *testing.F) {
 		}
 	})
 }
+
+// TestScriptClass checks the classes Normalizer.scriptClass keeps for a
+// rune against unicode's tables and confusable, for every non-ASCII
+// rune, met the first time and again.
+func TestScriptClass(t *testing.T) {
+	var nz Normalizer
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		var want uint8
+		if !punctuation(r) && unicode.IsLetter(r) {
+			want |= scLetter
+		}
+		if !punctuation(r) && unicode.IsMark(r) {
+			want |= scMark
+		}
+		if _, ok := confusable(r); ok {
+			want |= scConfusable
+		}
+		for range 2 {
+			if got := nz.scriptClass(r); got != want {
+				t.Fatalf("scriptClass(%U) = %b, want %b", r, got, want)
+			}
+		}
+	}
+}
