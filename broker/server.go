@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -86,6 +87,9 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(cfg.Server.GCPercent)
 	}
 	s := &Server{cfg: cfg, logger: logger, version: version, lock: lock}
 	// On failure, undo in reverse order whatever was opened.
