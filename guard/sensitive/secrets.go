@@ -361,30 +361,34 @@ func entropy(s string) float64 {
 }
 
 // lowerASCII appends s with ASCII letters lower-cased; other bytes are
-// kept, so offsets are the same.
+// kept, so offsets are the same. It reads and writes eight bytes at a
+// time, from a loop whose condition bounds both slices, so that its body
+// needs no bound checks.
 func lowerASCII(dst []byte, s string) []byte {
 	const (
 		low7 = 0x7f7f7f7f7f7f7f7f
 		high = 0x8080808080808080
 	)
 	n := len(dst)
-	dst = append(dst, s...)
+	dst = slices.Grow(dst, len(s))[:n+len(s)]
 	b := dst[n:]
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
+	for ; i <= len(s)-8 && i <= len(b)-8; i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 		y := x & low7
 		// Per byte: the high bit of y+0x3f is set from 'A' on, that of
 		// y+0x25 past 'Z'; no byte carries into the next. Upper-case
 		// letters lack the 0x20 bit their lower case has.
-		if m := (y + 0x3f3f3f3f3f3f3f3f) &^ (y + 0x2525252525252525) &^ x & high; m != 0 {
-			binary.LittleEndian.PutUint64(b[i:], x|m>>2)
-		}
+		m := (y + 0x3f3f3f3f3f3f3f3f) &^ (y + 0x2525252525252525) &^ x & high
+		binary.LittleEndian.PutUint64(b[i:i+8], x|m>>2)
 	}
-	for ; i < len(b); i++ {
-		if c := b[i]; 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
+	for ; i < len(s) && i < len(b); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		b[i] = c
 	}
 	return dst
 }
