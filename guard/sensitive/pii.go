@@ -744,15 +744,21 @@ func nextDigit(b []byte, i int) int {
 		low7 = 0x7f7f7f7f7f7f7f7f
 		high = 0x8080808080808080
 	)
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
+	if i < 0 || i > len(b) {
+		return i
+	}
+	// Indexed from b[i:] by k, the loop needs no bound checks.
+	s, k := b[i:], 0
+	for ; k <= len(s)-8; k += 8 {
+		x := binary.LittleEndian.Uint64(s[k : k+8])
 		y := x & low7
 		// Per byte: the high bit of y+0x50 is set from '0' on, that of
 		// y+0x46 past '9'; no byte carries into the next.
 		if m := (y + 0x5050505050505050) &^ (y + 0x4646464646464646) &^ x & high; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+			return i + k + bits.TrailingZeros64(m)/8
 		}
 	}
+	i += k
 	for i < len(b) && !isDigit(b[i]) {
 		i++
 	}
