@@ -673,3 +673,16 @@ func TestScriptClass(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainStretchNoPadding checks that plainStretch, given a buffer
+// without the two spaces of padding its callers add, takes the token
+// at i as not plain instead of reading past the buffer.
+func TestPlainStretchNoPadding(t *testing.T) {
+	for _, s := range []string{"abcdefgh", "abcdefghijklmnop", "abc defghijklmno"} {
+		b := []byte(s)
+		b = b[:len(b):len(b)]
+		if e, stop, tokens := plainStretch(b, 0); e != 0 || stop != 0 || tokens != 0 {
+			t.Errorf("plainStretch(%q without padding) = %d, %d, %d; want 0, 0, 0", s, e, stop, tokens)
+		}
+	}
+}
