@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/subzero-gateway/subzero/audit"
@@ -477,6 +478,29 @@ func RotateKeys(ctx context.Context, cfg *Config, getenv func(string) string) (t
 		return token.KeyInfo{}, err
 	}
 	return set.Rotate(ctx)
+}
+
+// exchange sends body to the node at path and decodes a 2xx answer into
+// out. An error answer, {"error": code, "message": msg}, comes back as
+// codes[code] wrapped with msg when codes names it, else with its status.
+func (c adminClient) exchange(ctx context.Context, method, path, body string, out any, codes map[string]error) error {
+	resp, err := c.send(ctx, method, path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error   string `json:"error"`
+			Message string `json:"message"`
+		}
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
+		if known, ok := codes[e.Error]; ok {
+			return fmt.Errorf("%w: %s", known, e.Message)
+		}
+		return fmt.Errorf("admin socket: %s: %s", resp.Status, e.Message)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(out)
 }
 
 // post sends a JSON body (nil for none) to the admin socket at path and

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -225,24 +224,7 @@ func (a apiKeysClient) Revoke(ctx context.Context, id, _ string) error {
 }
 
 func (a apiKeysClient) call(ctx context.Context, method, path, body string, out any) error {
-	resp, err := a.c.send(ctx, method, path, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error   string `json:"error"`
-			Message string `json:"message"`
-		}
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-		switch e.Error {
-		case "not_found":
-			return fmt.Errorf("%w: %s", apikey.ErrNotFound, e.Message)
-		case "invalid_request":
-			return fmt.Errorf("%w: %s", ErrBadAPIKeyRequest, e.Message)
-		}
-		return fmt.Errorf("admin socket: %s: %s", resp.Status, e.Message)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(out)
+	return a.c.exchange(ctx, method, path, body, out, map[string]error{
+		"not_found": apikey.ErrNotFound, "invalid_request": ErrBadAPIKeyRequest,
+	})
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/subzero-gateway/subzero/mcp"
 	"github.com/subzero-gateway/subzero/mcp/pin"
@@ -90,26 +88,7 @@ func (t toolsClient) Approve(ctx context.Context, name, hash, _ string) error {
 }
 
 func (t toolsClient) call(ctx context.Context, method, path, body string, out any) error {
-	resp, err := t.c.send(ctx, method, path, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error   string `json:"error"`
-			Message string `json:"message"`
-		}
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e)
-		switch e.Error {
-		case "not_found":
-			return fmt.Errorf("%w: %s", pin.ErrNotFound, e.Message)
-		case "stale":
-			return fmt.Errorf("%w: %s", pin.ErrStale, e.Message)
-		case "pinned":
-			return fmt.Errorf("%w: %s", pin.ErrPinned, e.Message)
-		}
-		return fmt.Errorf("admin socket: %s: %s", resp.Status, e.Message)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return t.c.exchange(ctx, method, path, body, out, map[string]error{
+		"not_found": pin.ErrNotFound, "stale": pin.ErrStale, "pinned": pin.ErrPinned,
+	})
 }
