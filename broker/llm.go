@@ -103,14 +103,20 @@ func (n *llmNode) handler(logger *slog.Logger) http.Handler {
 				status, code, msg = http.StatusServiceUnavailable, "unavailable", "The API key could not be checked; try again later."
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+n.resource.metadataURL+`"`)
-			writeJSON(w, status, map[string]any{"error": map[string]any{
-				"message": msg, "type": "invalid_request_error", "param": nil, "code": code,
-			}})
+			writeJSON(w, status, openAIError(code, msg, RequestID(r.Context())))
 			return
 		}
 		caller := llm.Caller{APIKeyID: key.ID, Models: key.Models}
 		n.proxy.ServeHTTP(w, r.WithContext(llm.WithCaller(r.Context(), caller)))
 	})
+}
+
+// openAIError is an error body in OpenAI's shape, for the refusals the
+// node makes at /v1 before the proxy sees a request.
+func openAIError(code, msg, requestID string) any {
+	return map[string]any{"error": map[string]any{
+		"message": msg, "type": "invalid_request_error", "param": nil, "code": code,
+	}, keyRequestID: requestID}
 }
 
 // newLLM builds the node's proxy over its guard, decision point, budget

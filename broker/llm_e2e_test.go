@@ -159,8 +159,19 @@ func TestLLMProxyNode(t *testing.T) {
 
 	// Without credentials: 401 pointing at /v1's resource metadata.
 	resp, body := n.get(t, http.MethodGet, "/v1/models", nil)
-	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "/.well-known/oauth-protected-resource/v1") {
-		t.Errorf("no credentials: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	var oaErr struct {
+		Error struct {
+			Type, Code, Message string
+		}
+	}
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "/.well-known/oauth-protected-resource/v1") ||
+		json.Unmarshal(body, &oaErr) != nil || oaErr.Error.Code != "invalid_token" || oaErr.Error.Message == "" {
+		t.Errorf("no credentials: %d %q %s; want 401 with the metadata and an OpenAI-shaped invalid_token", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	}
+	// A token that is not one: go-openai reads the refusal as an API error.
+	_, err = chat(openaiClient(n, "not-a-token"), ctx, "demo-chat", "hello")
+	if e, ok := errors.AsType[*openai.APIError](err); !ok || e.HTTPStatusCode != 401 || e.Code != "invalid_token" {
+		t.Errorf("a bogus token: %v, want go-openai's APIError 401 invalid_token", err)
 	}
 	resp, body = n.get(t, http.MethodGet, "/.well-known/oauth-protected-resource/v1", nil)
 	var meta struct {

@@ -37,6 +37,10 @@ type resourceGuard struct {
 	requireDPoP bool     // refuse tokens not bound to a DPoP key
 	tokens      tokenValidator
 	proofs      proofVerifier
+	// body, when set, is the JSON body of a refusal (the headers stay
+	// RFC 6750's and RFC 9449's): /v1 answers in OpenAI's error shape,
+	// which OpenAI client libraries read.
+	body func(code, desc, requestID string) any
 }
 
 type claimsKey struct{}
@@ -162,6 +166,10 @@ func (g *resourceGuard) deny(w http.ResponseWriter, r *http.Request, d denial) {
 	w.Header().Add("WWW-Authenticate", "DPoP "+strings.Join(dpopParams, ", "))
 	if code == "" {
 		code, desc = "invalid_token", "an access token is required"
+	}
+	if g.body != nil {
+		writeJSON(w, status, g.body(code, desc, RequestID(r.Context())))
+		return
 	}
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc, keyRequestID: RequestID(r.Context())})
 }

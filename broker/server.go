@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	s.llm.resource = &resourceGuard{
 		public: ocfg.Issuer, resource: ocfg.Issuer.JoinPath(llmPath).String(), scopes: cfg.LLM.Scopes,
 		metadataURL: ocfg.Issuer.String() + llmMetadataPath, requireDPoP: cfg.OAuth.DPoPRequired || cfg.LLM.RequireDPoP,
-		tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(),
+		tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(), body: openAIError,
 	}
 	s.http = &http.Server{
 		Handler:           s.routes(),
