@@ -28,3 +28,49 @@ func cors(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// maxCORSRequestHeaders bounds the Access-Control-Request-Headers a /v1
+// preflight may name.
+const maxCORSRequestHeaders = 2048
+
+// corsLLM is cors for the LLM proxy at /v1, which browser apps reach
+// with an access token or an API key in the Authorization header (never
+// cookies). OpenAI's client libraries add headers of their own
+// (X-Stainless-*, OpenAI-Organization, …) that change between versions:
+// a preflight gets back the headers it asks for, which, with no
+// credentials allowed, grants nothing a server-side caller lacks.
+func corsLLM(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate, X-Request-ID, Retry-After")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			allow := "Authorization, Content-Type, DPoP"
+			if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" && len(asked) <= maxCORSRequestHeaders && tokenList(asked) {
+				allow = asked
+			}
+			h.Set("Access-Control-Allow-Headers", allow)
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tokenList reports whether s is a comma-separated list of header names.
+func tokenList(s string) bool {
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == ',', c == ' ':
+		default:
+			return false
+		}
+	}
+	return true
+}

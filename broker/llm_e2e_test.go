@@ -285,3 +285,49 @@ func TestLLMBudgetAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestLLMProxyCORS lets a browser app call /v1: the preflight of an
+// OpenAI client's request (its own X-Stainless headers included) and the
+// call itself, with no credentials allowed.
+func TestLLMProxyCORS(t *testing.T) {
+	_, modelsURL := startModels(t, "demo-chat")
+	n := startNode(t, nodeOptions{yaml: llmYAML(modelsURL, "")})
+	key, _ := createKey(t, n, "browser")
+
+	req, _ := http.NewRequest(http.MethodOptions, n.base+"/v1/chat/completions", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, x-stainless-os, x-stainless-retry-count")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := resp.Header
+	if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "x-stainless-os") || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
+		h.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, h)
+	}
+	req.Header.Set("Access-Control-Request-Headers", "authorization, x-evil;q=1")
+	if resp, err = n.client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Headers"); strings.Contains(got, "evil") || !strings.Contains(got, "Authorization") {
+		t.Errorf("a malformed header list: Access-Control-Allow-Headers %q, want the default list", got)
+	}
+
+	req, _ = http.NewRequest(http.MethodPost, n.base+"/v1/chat/completions", strings.NewReader(`{"model":"demo-chat","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = n.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("the call from a browser: %d %v", resp.StatusCode, resp.Header)
+	}
+}

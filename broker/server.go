@@ -316,7 +316,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/admin/mcp/", adminGuard.wrap(s.adminOnly(http.StripPrefix("/admin", mcpAdminHandler(s.mcp.gateway)))))
 	// The LLM proxy, for API keys and access tokens for /v1.
-	mux.Handle(llmPath+"/", s.llm.handler(s.logger))
+	mux.Handle(llmPath+"/", corsLLM(s.llm.handler(s.logger)))
 	apiKeysAdmin := adminGuard.wrap(s.adminOnly(http.StripPrefix("/admin", apiKeysHandler(s.llm.admin))))
 	mux.Handle("/admin/apikeys", apiKeysAdmin)
 	mux.Handle("/admin/apikeys/", apiKeysAdmin)
