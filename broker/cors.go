@@ -9,25 +9,7 @@ import "net/http"
 // credentials are allowed and a wildcard origin grants nothing an
 // attacker's own server could not do. The authorization endpoint, which
 // does use cookies, is navigated to, not fetched, and gets no CORS.
-func cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate, X-Request-ID")
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+func cors(next http.Handler) http.Handler { return corsWith(next, false) }
 
 // maxCORSRequestHeaders bounds the Access-Control-Request-Headers a /v1
 // preflight may name.
@@ -39,7 +21,12 @@ const maxCORSRequestHeaders = 2048
 // (X-Stainless-*, OpenAI-Organization, …) that change between versions:
 // a preflight gets back the headers it asks for, which, with no
 // credentials allowed, grants nothing a server-side caller lacks.
-func corsLLM(next http.Handler) http.Handler {
+func corsLLM(next http.Handler) http.Handler { return corsWith(next, true) }
+
+// corsWith answers preflights and marks answers to cross-origin requests;
+// echoHeaders allows the request headers a preflight names (when they are
+// a well-formed list) instead of the fixed ones.
+func corsWith(next http.Handler, echoHeaders bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Origin") == "" {
 			next.ServeHTTP(w, r)
@@ -47,11 +34,15 @@ func corsLLM(next http.Handler) http.Handler {
 		}
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate, X-Request-ID, Retry-After")
+		expose := "DPoP-Nonce, WWW-Authenticate, X-Request-ID"
+		if echoHeaders {
+			expose += ", Retry-After" // the proxy's budgets
+		}
+		h.Set("Access-Control-Expose-Headers", expose)
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST")
 			allow := "Authorization, Content-Type, DPoP"
-			if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" && len(asked) <= maxCORSRequestHeaders && tokenList(asked) {
+			if asked := r.Header.Get("Access-Control-Request-Headers"); echoHeaders && asked != "" && len(asked) <= maxCORSRequestHeaders && tokenList(asked) {
 				allow = asked
 			}
 			h.Set("Access-Control-Allow-Headers", allow)
