@@ -28,10 +28,6 @@ func (p *Proxy) chat(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	c := p.begin(r, RouteChat)
 	defer c.finish(ctx)
-	if _, ok := CallerFrom(ctx); !ok {
-		c.fail(w, errNoCaller)
-		return
-	}
 	body, aerr := p.readBody(w, r)
 	if aerr != nil {
 		c.fail(w, aerr)

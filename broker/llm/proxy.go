@@ -295,8 +295,12 @@ func (c *call) startHash(prompt []byte) {
 var errNoCaller = &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
 	Message: "You didn't provide a valid access token or API key.", Decision: "deny", Reason: "no caller"}
 
-// readBody reads a request body up to the limit.
+// readBody reads the body of a caller's request up to the limit; a
+// request the node let through without a caller is refused first.
 func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
+	if _, ok := CallerFrom(r.Context()); !ok {
+		return nil, errNoCaller
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

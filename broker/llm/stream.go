@@ -72,16 +72,24 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 
 	// done ends a complete stream: what is held, the usage chunk the
 	// client asked for, [DONE].
-	done := func() {
+	// flush delivers everything held; false when the stream ended on the
+	// way (a block, or the client gone).
+	flush := func() bool {
 		for _, out := range sg.flushAll() {
 			if out.err != nil {
 				end(out.err)
-				return
+				return false
 			}
 			if !send(out.data) {
 				gone()
-				return
+				return false
 			}
+		}
+		return true
+	}
+	done := func() {
+		if !flush() {
+			return
 		}
 		if u := sg.usageChunk(prompt); u != nil && !send(u) {
 			gone()
@@ -105,15 +113,8 @@ func (p *Proxy) chatStream(ctx context.Context, w http.ResponseWriter, c *call, 
 				done()
 			case err == io.EOF:
 				// The upstream ended early: deliver what is held, then the error.
-				for _, out := range sg.flushAll() {
-					if out.err != nil {
-						end(out.err)
-						return
-					}
-					if !send(out.data) {
-						gone()
-						return
-					}
+				if !flush() {
+					return
 				}
 				end(&apiError{Status: http.StatusBadGateway, Type: "server_error", Message: "The model's upstream ended the stream early.", Reason: "stream ended before its finish reasons and [DONE]"})
 			case a.timedOut():
