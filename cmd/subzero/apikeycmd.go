@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 
@@ -128,10 +127,9 @@ func apikeyCmd(ctx context.Context, e env, args []string) error {
 }
 
 func openAPIKeys(ctx context.Context, e env, f *authzFlags) (broker.APIKeysAdmin, func() error, error) {
-	cfg, err := broker.LoadConfig(*f.config, e.environ, broker.Flags{DataDir: *f.data})
+	cfg, logger, err := f.load(e)
 	if err != nil {
-		return nil, nil, configError(err)
+		return nil, nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return broker.OpenAPIKeys(ctx, cfg, e.getenv, logger)
 }

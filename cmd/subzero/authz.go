@@ -125,13 +125,22 @@ func plainNumbers(v any) any {
 	return v
 }
 
-func (f *authzFlags) open(ctx context.Context, e env) (broker.AuthzAdmin, func() error, error) {
+// load reads the config the flags name (kept in f.cfg) and makes the
+// warnings-only logger of the administration commands.
+func (f *authzFlags) load(e env) (*broker.Config, *slog.Logger, error) {
 	cfg, err := broker.LoadConfig(*f.config, e.environ, broker.Flags{DataDir: *f.data})
 	if err != nil {
 		return nil, nil, configError(err)
 	}
 	f.cfg = cfg
-	logger := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cfg, slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), nil
+}
+
+func (f *authzFlags) open(ctx context.Context, e env) (broker.AuthzAdmin, func() error, error) {
+	cfg, logger, err := f.load(e)
+	if err != nil {
+		return nil, nil, err
+	}
 	return broker.OpenAuthz(ctx, cfg, e.getenv, logger)
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 
@@ -107,10 +106,9 @@ func mcpCmd(ctx context.Context, e env, args []string) error {
 }
 
 func openTools(ctx context.Context, e env, f *authzFlags) (broker.ToolsAdmin, func() error, error) {
-	cfg, err := broker.LoadConfig(*f.config, e.environ, broker.Flags{DataDir: *f.data})
+	cfg, logger, err := f.load(e)
 	if err != nil {
-		return nil, nil, configError(err)
+		return nil, nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return broker.OpenTools(ctx, cfg, e.getenv, logger)
 }
