@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/subzero-gateway/subzero/audit"
@@ -121,7 +122,7 @@ func openAIError(code, msg, requestID string) any {
 
 // newLLM builds the node's proxy over its guard, decision point, budget
 // counters and audit log.
-func (s *Server) newLLM(cfg *Config, st stores, secret []byte, deps llm.Deps) (_ *llmNode, err error) {
+func (s *Server) newLLM(cfg *Config, st stores, secret []byte, issuer *url.URL, deps llm.Deps) (_ *llmNode, err error) {
 	keys, err := apikey.New(st.apikeys, secret)
 	if err != nil {
 		return nil, err
@@ -146,7 +147,13 @@ func (s *Server) newLLM(cfg *Config, st stores, secret []byte, deps llm.Deps) (_
 	if err != nil {
 		return nil, err
 	}
-	return &llmNode{proxy: proxy, keys: keys, counters: closer, admin: apiKeys{keys: keys, log: s.audit, logger: deps.Logger}}, nil
+	resource := &resourceGuard{
+		public: issuer, resource: issuer.JoinPath(llmPath).String(), scopes: cfg.LLM.Scopes,
+		metadataURL: issuer.String() + llmMetadataPath, requireDPoP: cfg.OAuth.DPoPRequired || cfg.LLM.RequireDPoP,
+		tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(), body: openAIError,
+	}
+	return &llmNode{proxy: proxy, keys: keys, resource: resource, counters: closer,
+		admin: apiKeys{keys: keys, log: s.audit, logger: deps.Logger}}, nil
 }
 
 // llmAuthorizer asks the decision point whether a token's user, and the
@@ -169,8 +176,10 @@ func (a llmAuthorizer) AllowModel(ctx context.Context, c llm.Caller, model strin
 		Context:  map[string]any{"route": "llm"},
 	}
 	if claims := TokenClaims(ctx); claims != nil {
-		who := principalOf(ctx, claims)
-		req.Scopes, req.SourceIP = who.scopes, who.sourceIP
+		req.Scopes = claims.Scope
+	}
+	if ip, ok := ClientIP(ctx); ok {
+		req.SourceIP = ip
 	}
 	if c.ClientID != "" && c.ClientID != c.Subject {
 		req.Agent = delegation.Agent{ID: c.ClientID, ClientID: c.ClientID}

@@ -169,15 +169,10 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger, getenv func(stri
 	if s.mcp, err = s.newMCP(cfg, ocfg.Issuer, st.pins, scanner, getenv, logger); err != nil {
 		return nil, err
 	}
-	s.llm, err = s.newLLM(cfg, st, secretKey, llm.Deps{Guard: scanner, Leak: leak, GetEnv: getenv, Logger: logger.With("component", "llm")})
+	s.llm, err = s.newLLM(cfg, st, secretKey, ocfg.Issuer, llm.Deps{Guard: scanner, Leak: leak, GetEnv: getenv, Logger: logger.With("component", "llm")})
 	if err != nil {
 		s.mcp.close()
 		return nil, err
-	}
-	s.llm.resource = &resourceGuard{
-		public: ocfg.Issuer, resource: ocfg.Issuer.JoinPath(llmPath).String(), scopes: cfg.LLM.Scopes,
-		metadataURL: ocfg.Issuer.String() + llmMetadataPath, requireDPoP: cfg.OAuth.DPoPRequired || cfg.LLM.RequireDPoP,
-		tokens: s.oauth.Validator(), proofs: s.oauth.DPoP(), body: openAIError,
 	}
 	s.http = &http.Server{
 		Handler:           s.routes(),
