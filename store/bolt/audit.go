@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +29,12 @@ var (
 // scans do not pin old pages while the writer grows the file.
 const scanPage = 1024
 
-// AuditStore implements [audit.Store] in a bbolt file.
+// AuditStore implements [audit.Store] in a bbolt file. Appends go through
+// the audit write-ahead files (auditwal.go); reads see what bbolt holds
+// followed by what is still only there.
 type AuditStore struct {
-	db *bbolt.DB
+	db  *bbolt.DB
+	wal *auditWAL
 }
 
 var _ audit.Store = (*AuditStore)(nil)
@@ -80,11 +84,18 @@ func (s *AuditStore) Nodes(ctx context.Context) ([]string, error) {
 			return nil
 		})
 	})
-	return nodes, err
+	nodes = append(nodes, s.wal.nodes()...)
+	slices.Sort(nodes)
+	return slices.Compact(nodes), err
 }
 
 // Scan implements [audit.Reader].
 func (s *AuditStore) Scan(ctx context.Context, node string, from uint64, fn func(audit.Record) error) error {
+	// Records leave the write-ahead files only once bbolt has them: take
+	// those first, then read bbolt, and skip what both hold.
+	tail, _ := s.wal.snapshot(node)
+	var seen uint64
+	var any bool
 	next := seqKey(from)
 	for next != nil {
 		if err := ctx.Err(); err != nil {
@@ -112,6 +123,15 @@ func (s *AuditStore) Scan(ctx context.Context, node string, from uint64, fn func
 			if err := fn(r); err != nil {
 				return err
 			}
+			seen, any = r.Seq, true
+		}
+	}
+	for _, r := range tail {
+		if r.Seq < from || any && r.Seq <= seen {
+			continue
+		}
+		if err := fn(r); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -128,6 +148,7 @@ func keySeq(k []byte) uint64 {
 
 // Checkpoints implements [audit.Reader].
 func (s *AuditStore) Checkpoints(ctx context.Context, node string) ([]audit.Record, error) {
+	_, tail := s.wal.snapshot(node)
 	var out []audit.Record
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		b := nodeBucket(tx, node, bucketCheckpoints)
@@ -139,6 +160,11 @@ func (s *AuditStore) Checkpoints(ctx context.Context, node string) ([]audit.Reco
 			return nil
 		})
 	})
+	for _, r := range tail {
+		if len(out) == 0 || r.Seq > out[len(out)-1].Seq {
+			out = append(out, audit.Record{Seq: r.Seq, Data: bytes.Clone(r.Data)})
+		}
+	}
 	return out, err
 }
 
@@ -160,6 +186,10 @@ func (s *AuditStore) Keys(ctx context.Context, node string) (map[string][]byte, 
 
 // Last implements [audit.Reader].
 func (s *AuditStore) Last(ctx context.Context, node string) (audit.Record, bool, error) {
+	if tail, _ := s.wal.snapshot(node); len(tail) > 0 {
+		r := tail[len(tail)-1]
+		return audit.Record{Seq: r.Seq, Data: bytes.Clone(r.Data)}, true, nil
+	}
 	var rec audit.Record
 	var ok bool
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -176,45 +206,49 @@ func (s *AuditStore) Last(ctx context.Context, node string) (audit.Record, bool,
 	return rec, ok, err
 }
 
-// Append implements [audit.Store]. The transaction is fsynced before it
-// returns.
+// Append implements [audit.Store]: it returns once the records are in the
+// audit write-ahead file, fdatasync'd.
 func (s *AuditStore) Append(ctx context.Context, node string, prev uint64, events, checkpoints []audit.Record) error {
+	return s.wal.Append(node, prev, events, checkpoints)
+}
+
+// appendTx stores records in tx after checking that node's chain ends at
+// prev.
+func appendTx(tx *bbolt.Tx, node string, prev uint64, events, checkpoints []audit.Record) error {
+	// The node's buckets exist after the first commit (Open registers the
+	// node's key first): look them up rather than create them.
+	eb, cb := nodeBucket(tx, node, bucketEvents), nodeBucket(tx, node, bucketCheckpoints)
+	if eb == nil || cb == nil {
+		nb, err := createNodeBuckets(tx, node)
+		if err != nil {
+			return err
+		}
+		eb, cb = nb.Bucket(bucketEvents), nb.Bucket(bucketCheckpoints)
+	}
+	var head uint64
+	if k, _ := eb.Cursor().Last(); k != nil {
+		head = keySeq(k)
+	}
+	if head != prev {
+		return audit.ErrConflict
+	}
+	eb.FillPercent, cb.FillPercent = 1, 1 // append-only: pack pages full
 	// The keys, in one allocation: bbolt keeps a key until the
 	// transaction ends.
 	keys := make([]byte, 0, 8*(len(events)+len(checkpoints)))
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		// The node's buckets exist after the first commit (Open registers
-		// the node's key first): look them up rather than create them.
-		eb, cb := nodeBucket(tx, node, bucketEvents), nodeBucket(tx, node, bucketCheckpoints)
-		if eb == nil || cb == nil {
-			nb, err := createNodeBuckets(tx, node)
-			if err != nil {
-				return err
-			}
-			eb, cb = nb.Bucket(bucketEvents), nb.Bucket(bucketCheckpoints)
+	for _, r := range events {
+		keys = binary.BigEndian.AppendUint64(keys, r.Seq)
+		if err := eb.Put(keys[len(keys)-8:], r.Data); err != nil {
+			return err
 		}
-		var head uint64
-		if k, _ := eb.Cursor().Last(); k != nil {
-			head = keySeq(k)
+	}
+	for _, r := range checkpoints {
+		keys = binary.BigEndian.AppendUint64(keys, r.Seq)
+		if err := cb.Put(keys[len(keys)-8:], r.Data); err != nil {
+			return err
 		}
-		if head != prev {
-			return audit.ErrConflict
-		}
-		eb.FillPercent, cb.FillPercent = 1, 1 // append-only: pack pages full
-		for _, r := range events {
-			keys = binary.BigEndian.AppendUint64(keys, r.Seq)
-			if err := eb.Put(keys[len(keys)-8:], r.Data); err != nil {
-				return err
-			}
-		}
-		for _, r := range checkpoints {
-			keys = binary.BigEndian.AppendUint64(keys, r.Seq)
-			if err := cb.Put(keys[len(keys)-8:], r.Data); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // PutKey implements [audit.Store].

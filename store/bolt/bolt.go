@@ -38,13 +38,18 @@ var ErrLocked = errors.New("bolt: database is locked by another process")
 
 // DB is an open database file.
 type DB struct {
-	db *bbolt.DB
+	db  *bbolt.DB
+	wal *auditWAL
 }
 
 // Open opens (creating when absent, with its directory) the database at
 // path. With readOnly it takes a shared lock, which fails with ErrLocked
 // while a writer such as `subzero serve` has the file open.
 func Open(path string, lockTimeout time.Duration, readOnly bool) (*DB, error) {
+	return open(path, lockTimeout, readOnly, defaultWAL())
+}
+
+func open(path string, lockTimeout time.Duration, readOnly bool, wo walOptions) (*DB, error) {
 	if !readOnly {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("bolt: %w", err)
@@ -64,7 +69,12 @@ func Open(path string, lockTimeout time.Duration, readOnly bool) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	return &DB{db: db}, nil
+	wal, err := openAuditWAL(db, path, readOnly, wo)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{db: db, wal: wal}, nil
 }
 
 // Path returns the database file's path.
@@ -78,8 +88,12 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.db.View(func(*bbolt.Tx) error { return nil })
 }
 
-// Close closes the file.
-func (d *DB) Close() error { return d.db.Close() }
+// Close moves what the audit write-ahead files hold into the database and
+// closes the files. The audit logs writing to it must be closed first.
+func (d *DB) Close() error {
+	return errors.Join(d.wal.close(), d.db.Close())
+}
 
-// Audit returns the audit store kept in this file.
-func (d *DB) Audit() *AuditStore { return &AuditStore{db: d.db} }
+// Audit returns the audit store kept in this file and its write-ahead
+// files.
+func (d *DB) Audit() *AuditStore { return &AuditStore{db: d.db, wal: d.wal} }

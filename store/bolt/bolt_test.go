@@ -34,6 +34,9 @@ type tamperer struct{ db *bolt.DB }
 func (tp tamperer) edit(t *testing.T, node, bucket string, fn func(b *bbolt.Bucket) error) {
 	t.Helper()
 	path := tp.db.Path()
+	if err := bolt.DrainAudit(tp.db); err != nil {
+		t.Fatal(err)
+	}
 	raw := bolt.UnsafeRaw(tp.db)
 	if err := raw.Update(func(tx *bbolt.Tx) error {
 		return fn(tx.Bucket([]byte("audit")).Bucket([]byte(node)).Bucket([]byte(bucket)))
