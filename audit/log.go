@@ -292,7 +292,7 @@ func (l *Log) commit(first *appendReq) {
 				continue
 			default:
 			}
-			if len(l.batch) >= l.prevBatch {
+			if len(l.batch) >= l.prevBatch || l.prevBatch < minLinger {
 				break
 			}
 			if linger == nil {
@@ -376,8 +376,14 @@ func (l *Log) commit(first *appendReq) {
 	}
 }
 
-// maxLinger bounds how long a commit waits for writers to rejoin.
-const maxLinger = 200 * time.Microsecond
+// maxLinger bounds how long a commit waits for writers to rejoin, and
+// minLinger is the smallest previous batch that makes it wait at all: a
+// timer this short can fire a millisecond late, which only writers that
+// come back many at a time are worth.
+const (
+	maxLinger = 200 * time.Microsecond
+	minLinger = 4
+)
 
 func (l *Log) lingerTimer() <-chan time.Time {
 	if l.timer == nil {
