@@ -3,6 +3,7 @@ package termscan
 import (
 	"cmp"
 	"slices"
+	"unsafe"
 )
 
 // proseBytes take the first byte classes after 0 (the bytes no term
@@ -254,6 +255,10 @@ func newDFA(pats []string, ids []int32, anchored []bool, lens []int, word *[256]
 	if !wide && len(states) <= narrowStates && w <= narrowRow {
 		d.narrow = make([]uint16, len(states)*narrowRow)
 		for i, q := range trans {
+			if q >= uint32(len(states)) {
+				// steps reads the table without bound checks.
+				panic("termscan: a narrow table's entry past its states")
+			}
 			t := uint16(q)
 			if has(q) {
 				t |= narrowMatch
@@ -451,24 +456,40 @@ func (narrowTable) state(t uint16) uint32 { return uint32(t &^ narrowMatch) }
 //
 //go:noinline
 func (tb narrowTable) steps(text string, i, L, D int, st [lanes]uint16) (int, [lanes]uint16) {
-	trans, classes := tb.d.narrow, &tb.d.classes
+	// The table's entries are read without bound checks: a state
+	// number is below the table's row count and a class below
+	// narrowRow, which newDFA checks of every entry (see narrowAt).
+	trans, classes := unsafe.Pointer(unsafe.SliceData(tb.d.narrow)), &tb.d.classes
 	s0, s1, s2, s3 := uint(st[0]&^narrowMatch), uint(st[1]&^narrowMatch), uint(st[2]&^narrowMatch), uint(st[3]&^narrowMatch)
-	// The lanes' bytes as slices of one length, so that the loop's
-	// bound checks them all.
-	t0 := text[:L]
-	t1, t2, t3 := text[D:][:len(t0)], text[2*D:][:len(t0)], text[3*D:][:len(t0)]
+	// The lanes' bytes, read without bound checks once the last one
+	// is checked: text[k*D+j] for j < L.
+	if i >= L {
+		return i, [lanes]uint16{uint16(s0), uint16(s1), uint16(s2), uint16(s3)}
+	}
+	_ = text[3*D+L-1]
+	t := unsafe.Pointer(unsafe.StringData(text))
+	t1, t2, t3 := unsafe.Add(t, D), unsafe.Add(t, 2*D), unsafe.Add(t, 3*D)
 	j := uint(i)
-	for ; j < uint(len(t0)); j++ {
-		x0 := trans[s0<<narrowShift|uint(classes[t0[j]])]
-		x1 := trans[s1<<narrowShift|uint(classes[t1[j]])]
-		x2 := trans[s2<<narrowShift|uint(classes[t2[j]])]
-		x3 := trans[s3<<narrowShift|uint(classes[t3[j]])]
+	for ; j < uint(L); j++ {
+		x0 := narrowAt(trans, s0<<narrowShift|uint(classes[*(*byte)(unsafe.Add(t, j))]))
+		x1 := narrowAt(trans, s1<<narrowShift|uint(classes[*(*byte)(unsafe.Add(t1, j))]))
+		x2 := narrowAt(trans, s2<<narrowShift|uint(classes[*(*byte)(unsafe.Add(t2, j))]))
+		x3 := narrowAt(trans, s3<<narrowShift|uint(classes[*(*byte)(unsafe.Add(t3, j))]))
 		if (x0|x1|x2|x3)&narrowMatch != 0 {
 			return int(j), [lanes]uint16{x0, x1, x2, x3}
 		}
 		s0, s1, s2, s3 = uint(x0), uint(x1), uint(x2), uint(x3)
 	}
 	return int(j), [lanes]uint16{uint16(s0), uint16(s1), uint16(s2), uint16(s3)}
+}
+
+// narrowAt returns entry k of the narrow table at trans, with no bound
+// check: k is a state's row (a state number below the table's row count,
+// shifted by narrowShift) plus a class below narrowRow. The state
+// numbers come from the table's own entries, which newDFA checks are
+// all below its row count, or from begin (0 or 1).
+func narrowAt(trans unsafe.Pointer, k uint) uint16 {
+	return *(*uint16)(unsafe.Add(trans, k*2))
 }
 
 // resume implements table.
