@@ -121,14 +121,14 @@ func (p *httpPoster) post(ctx context.Context, id string, params []byte, extra h
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch mediaType {
 	case "application/json":
-		var env envelope
-		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		env, err := decodeEnvelope(resp.Body, resp.ContentLength)
+		if err != nil {
 			return nil, fmt.Errorf("failed to decode response: %w", err)
 		}
 		if env.ID.IsNil() {
 			return nil, errors.New("response should contain RPC id")
 		}
-		return &env, nil
+		return env, nil
 	case "text/event-stream":
 		return p.readAnswer(ctx, resp.Body)
 	default:
@@ -319,7 +319,7 @@ func (p *httpPoster) readSSE(ctx context.Context, body io.Reader, cur *sseCursor
 // data that does not decode is skipped.
 func (p *httpPoster) dispatch(ctx context.Context, data []byte) *envelope {
 	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
+	if err := unmarshalEnvelope(data, &env); err != nil {
 		return nil
 	}
 	if env.ID.IsNil() {
