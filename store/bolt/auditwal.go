@@ -51,7 +51,7 @@ const (
 	// walDrainEvery at least that often while anything is.
 	walDrainBytes = 4 << 20
 	walDrainEvery = time.Second
-	// walMaxPending makes appends wait for a drain beyond that much.
+	// walMaxPending refuses appends while that much waits for bbolt.
 	walMaxPending = 64 << 20
 )
 
@@ -59,9 +59,10 @@ const (
 type walOptions struct {
 	drainBytes int
 	drainEvery time.Duration
+	maxPending int
 }
 
-func defaultWAL() walOptions { return walOptions{drainBytes: walDrainBytes, drainEvery: walDrainEvery} }
+func defaultWAL() walOptions { return walOptions{walDrainBytes, walDrainEvery, walMaxPending} }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -84,7 +85,6 @@ type auditWAL struct {
 
 	// mu guards the in-memory state below; it is never held during I/O.
 	mu       sync.Mutex
-	roomCond *sync.Cond
 	heads    map[string]uint64 // every chain's last seq, once known
 	pending  map[string]*walChain
 	draining map[string]*walChain
@@ -92,10 +92,12 @@ type auditWAL struct {
 
 	drainBytes int
 	drainEvery time.Duration
+	maxPending int
 	drainNow   chan struct{}
 	closing    chan struct{}
 	stopped    chan struct{}
 	drainMu    sync.Mutex // one drain at a time
+	drainErr   error      // the last drain's, under drainMu
 	closeErr   error
 }
 
@@ -117,10 +119,9 @@ func openAuditWAL(db *bbolt.DB, dbPath string, readOnly bool, o walOptions) (*au
 	w := &auditWAL{
 		db: db, readOnly: readOnly,
 		heads: map[string]uint64{}, pending: map[string]*walChain{},
-		drainBytes: o.drainBytes, drainEvery: o.drainEvery,
+		drainBytes: o.drainBytes, drainEvery: o.drainEvery, maxPending: o.maxPending,
 		drainNow: make(chan struct{}, 1), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	w.roomCond = sync.NewCond(&w.mu)
 	paths := walPaths(dbPath)
 	var datas [2][]byte
 	for i, p := range paths {
@@ -422,10 +423,14 @@ func (w *auditWAL) Append(node string, prev uint64, events, cps []audit.Record) 
 		return errors.New("bolt: audit: the database is open read-only")
 	}
 	w.mu.Lock()
-	for w.bytes > walMaxPending {
-		w.roomCond.Wait()
-	}
+	backlog := w.bytes
 	w.mu.Unlock()
+	if backlog > w.maxPending {
+		// bbolt has not taken records for a while (a drain failing, such
+		// as on a full disk): refuse rather than hold ever more in memory.
+		w.kick()
+		return fmt.Errorf("bolt: audit: %d MB of audit records wait for the database; appends refused until it takes them", backlog>>20)
+	}
 
 	w.io.Lock()
 	defer w.io.Unlock()
@@ -452,12 +457,17 @@ func (w *auditWAL) Append(node string, prev uint64, events, cps []audit.Record) 
 	full := w.bytes >= w.drainBytes
 	w.mu.Unlock()
 	if full {
-		select {
-		case w.drainNow <- struct{}{}:
-		default:
-		}
+		w.kick()
 	}
 	return nil
+}
+
+// kick asks the drainer to drain now.
+func (w *auditWAL) kick() {
+	select {
+	case w.drainNow <- struct{}{}:
+	default:
+	}
 }
 
 // write puts frame at the active file's end and syncs it. w.io is held.
@@ -537,47 +547,72 @@ func (w *auditWAL) run() {
 	}
 }
 
+// health returns why audit appends fail or records do not reach bbolt,
+// or nil.
+func (w *auditWAL) health() error {
+	w.io.Lock()
+	failed := w.failed
+	w.io.Unlock()
+	if failed != nil {
+		return failed
+	}
+	w.drainMu.Lock()
+	defer w.drainMu.Unlock()
+	return w.drainErr
+}
+
 // drain moves everything appended so far into bbolt.
 func (w *auditWAL) drain() error {
 	w.drainMu.Lock()
 	defer w.drainMu.Unlock()
-	w.mu.Lock()
-	if w.draining == nil && len(w.pending) == 0 {
-		w.mu.Unlock()
-		return nil
-	}
-	w.mu.Unlock()
-	var drained int
-	if w.draining == nil {
-		// Switch appends to the other file, emptied after the previous
-		// drain; what this one holds is what we put in bbolt.
-		w.io.Lock()
-		if w.failed != nil {
-			w.io.Unlock()
-			return w.failed
-		}
-		drained = w.active
-		w.active, w.off = 1-w.active, walHeaderSize
+	w.drainErr = w.drainLocked()
+	return w.drainErr
+}
+
+func (w *auditWAL) drainLocked() error {
+	for {
 		w.mu.Lock()
-		w.draining, w.pending = w.pending, map[string]*walChain{}
+		retry, idle := w.draining != nil, w.draining == nil && len(w.pending) == 0
 		w.mu.Unlock()
-		w.io.Unlock()
-	} else {
-		// A previous drain failed after switching: retry it. Its file is
-		// the one not active.
-		drained = 1 - w.active
+		if idle {
+			return nil
+		}
+		drained := 1 - w.active // a failed drain's file, retried
+		if !retry {
+			// Switch appends to the other file, emptied after the
+			// previous drain; what this one holds goes into bbolt.
+			w.io.Lock()
+			if w.failed != nil {
+				w.io.Unlock()
+				return w.failed
+			}
+			drained = w.active
+			w.active, w.off = 1-w.active, walHeaderSize
+			w.mu.Lock()
+			w.draining, w.pending = w.pending, map[string]*walChain{}
+			w.mu.Unlock()
+			w.io.Unlock()
+		}
+		if err := w.flush(w.draining); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		for _, c := range w.draining {
+			w.bytes -= c.size
+		}
+		w.draining = nil
+		w.mu.Unlock()
+		if err := w.reset(drained, max(w.gens[0], w.gens[1])+1); err != nil {
+			// The next switch would write into a file in an unknown state.
+			w.io.Lock()
+			w.failed = fmt.Errorf("bolt: audit wal: audit appends stopped until restart: %w", err)
+			w.io.Unlock()
+			return err
+		}
+		if !retry {
+			return nil
+		}
 	}
-	if err := w.flush(w.draining); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	for _, c := range w.draining {
-		w.bytes -= c.size
-	}
-	w.draining = nil
-	w.roomCond.Broadcast()
-	w.mu.Unlock()
-	return w.reset(drained, max(w.gens[0], w.gens[1])+1)
 }
 
 // flush writes chains into bbolt in one transaction.

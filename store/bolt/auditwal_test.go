@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/subzero-gateway/subzero/audit"
 )
 
@@ -34,7 +36,7 @@ func (d *DB) crash(t *testing.T) {
 }
 
 // noDrain never drains on its own.
-var noDrain = walOptions{drainBytes: 1 << 40, drainEvery: time.Hour}
+var noDrain = walOptions{drainBytes: 1 << 40, drainEvery: time.Hour, maxPending: 1 << 40}
 
 func openWAL(t *testing.T, path string, o walOptions) *DB {
 	t.Helper()
@@ -304,7 +306,7 @@ func TestAuditWALRefusesAGap(t *testing.T) {
 // them into bbolt under their feet.
 func TestAuditWALReadersDuringDrains(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "subzero.db")
-	db := openWAL(t, path, walOptions{drainBytes: 2 << 10, drainEvery: time.Millisecond})
+	db := openWAL(t, path, walOptions{drainBytes: 2 << 10, drainEvery: time.Millisecond, maxPending: 1 << 40})
 	s := db.Audit()
 	var acked atomic.Uint64
 	const n = 600
@@ -360,7 +362,7 @@ func TestAuditWALReadersDuringDrains(t *testing.T) {
 // An audit log on the store survives a crash with its chain verifying.
 func TestAuditWALLogVerifiesAfterReplay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "subzero.db")
-	db := openWAL(t, path, walOptions{drainBytes: 4 << 10, drainEvery: 5 * time.Millisecond})
+	db := openWAL(t, path, walOptions{drainBytes: 4 << 10, drainEvery: 5 * time.Millisecond, maxPending: 1 << 40})
 	signer := audit.NewSigner(testKey(t))
 	l, err := audit.Open(t.Context(), db.Audit(), "n1", "owner", signer, audit.Default(), nil)
 	if err != nil {
@@ -381,6 +383,62 @@ func TestAuditWALLogVerifiesAfterReplay(t *testing.T) {
 	if !reps[0].OK() || reps[0].LastSeq != 300 {
 		t.Fatalf("verify: last %d, %v", reps[0].LastSeq, reps[0].Problems)
 	}
+}
+
+// A drain that fails keeps the records, shows in Ping, refuses appends
+// past the backlog limit, and succeeds once the cause is gone.
+func TestAuditWALFailedDrain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "subzero.db")
+	o := noDrain
+	o.maxPending = 2 << 10
+	db := openWAL(t, path, o)
+	defer db.Close()
+	s := db.Audit()
+	appendN(t, s, "a", 0, 5)
+	// Something else wrote seq 1 into bbolt: the drain's transaction
+	// finds the chain's head moved and writes nothing.
+	intruder := []byte("intruder")
+	put := func(del bool) {
+		if err := db.db.Update(func(tx *bbolt.Tx) error {
+			b, err := createNodeBuckets(tx, "a")
+			if err != nil {
+				return err
+			}
+			if del {
+				return b.Bucket(bucketEvents).Delete(seqKey(1))
+			}
+			return b.Bucket(bucketEvents).Put(seqKey(1), intruder)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(false)
+	if err := db.wal.drain(); err == nil {
+		t.Fatal("drain over a moved head succeeded")
+	}
+	if err := db.Ping(t.Context()); err == nil || !strings.Contains(err.Error(), "move records into the database") {
+		t.Fatalf("Ping = %v", err)
+	}
+	var n uint64 = 5
+	var refused error
+	for ; n < 200 && refused == nil; n++ {
+		refused = s.Append(t.Context(), "a", n, []audit.Record{{Seq: n + 1, Data: payload(n + 1)}}, nil)
+	}
+	if refused == nil || !strings.Contains(refused.Error(), "appends refused") {
+		t.Fatalf("append over the backlog limit: %v", refused)
+	}
+	n-- // the refused one
+	put(true)
+	if err := db.wal.drain(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := inBolt(t, db, "a"); got != n {
+		t.Fatalf("bbolt holds %d, want %d", got, n)
+	}
+	appendN(t, s, "a", n, 1)
 }
 
 func testKey(t *testing.T) ed25519.PrivateKey {

@@ -80,10 +80,16 @@ func open(path string, lockTimeout time.Duration, readOnly bool, wo walOptions) 
 // Path returns the database file's path.
 func (d *DB) Path() string { return d.db.Path() }
 
-// Ping checks that the database answers a read transaction.
+// Ping checks that the database answers a read transaction and that the
+// audit write-ahead files take appends and drain into it.
 func (d *DB) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if !d.wal.readOnly {
+		if err := d.wal.health(); err != nil {
+			return err
+		}
 	}
 	return d.db.View(func(*bbolt.Tx) error { return nil })
 }
