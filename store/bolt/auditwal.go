@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -194,7 +195,7 @@ func (w *auditWAL) replay(datas [2][]byte, dbPath string) error {
 		w.gens[i] = gen
 		files = append(files, file{gen, data[walHeaderSize:]})
 	}
-	slices.SortFunc(files, func(a, b file) int { return compareU64(a.gen, b.gen) })
+	slices.SortFunc(files, func(a, b file) int { return cmp.Compare(a.gen, b.gen) })
 	for _, f := range files {
 		for data := f.data; ; {
 			payload, rest, ok := walFrame(f.gen, data)
@@ -221,16 +222,6 @@ func (w *auditWAL) replay(datas [2][]byte, dbPath string) error {
 		}
 	}
 	return nil
-}
-
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // walHeader reads a file's header.
@@ -382,11 +373,7 @@ func (w *auditWAL) head(node string) (uint64, error) {
 		return head, nil
 	}
 	err := w.db.View(func(tx *bbolt.Tx) error {
-		if b := nodeBucket(tx, node, bucketEvents); b != nil {
-			if k, _ := b.Cursor().Last(); k != nil {
-				head = keySeq(k)
-			}
-		}
+		head = boltHead(tx, node)
 		return nil
 	})
 	if err != nil {
@@ -625,10 +612,8 @@ func (w *auditWAL) flush(chains map[string]*walChain) error {
 			var prev uint64
 			if len(c.events) > 0 {
 				prev = c.events[0].Seq - 1
-			} else if head, err := boltHead(tx, node); err != nil {
-				return err
 			} else {
-				prev = head
+				prev = boltHead(tx, node)
 			}
 			if err := appendTx(tx, node, prev, c.events, c.checkpoints); err != nil {
 				return fmt.Errorf("node %s: %w", node, err)
@@ -642,13 +627,14 @@ func (w *auditWAL) flush(chains map[string]*walChain) error {
 	return nil
 }
 
-func boltHead(tx *bbolt.Tx, node string) (uint64, error) {
+// boltHead returns the last seq bbolt holds of node's chain.
+func boltHead(tx *bbolt.Tx, node string) uint64 {
 	if b := nodeBucket(tx, node, bucketEvents); b != nil {
 		if k, _ := b.Cursor().Last(); k != nil {
-			return keySeq(k), nil
+			return keySeq(k)
 		}
 	}
-	return 0, nil
+	return 0
 }
 
 // snapshot returns node's records not yet in bbolt, in seq order. The

@@ -239,22 +239,23 @@ func TestAuditWALCrashBetweenCommitAndReset(t *testing.T) {
 // not read again, even one that would continue the chain.
 func TestAuditWALIgnoresOldGenerations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "subzero.db")
+	// writeFirst makes the first file a header of generation fileGen and
+	// the frame of seq 1 written in generation frameGen.
+	writeFirst := func(fileGen, frameGen uint64) {
+		data := appendWALHeader(nil, fileGen)
+		data, _, _ = appendWALFrame(data, frameGen, "a", 0, []audit.Record{{Seq: 1, Data: payload(1)}}, nil)
+		if err := os.WriteFile(walPaths(path)[0], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db := openWAL(t, path, noDrain)
 	db.crash(t)
-	data := appendWALHeader(nil, 8)
-	data, _, _ = appendWALFrame(data, 7, "a", 0, []audit.Record{{Seq: 1, Data: payload(1)}}, nil)
-	if err := os.WriteFile(walPaths(path)[0], data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFirst(8, 7)
 	db = openWAL(t, path, noDrain)
 	checkChain(t, db.Audit(), "a", 0)
 	db.crash(t)
 	// The same frame in its own generation is read.
-	data = appendWALHeader(nil, 7)
-	data, _, _ = appendWALFrame(data, 7, "a", 0, []audit.Record{{Seq: 1, Data: payload(1)}}, nil)
-	if err := os.WriteFile(walPaths(path)[0], data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFirst(7, 7)
 	db = openWAL(t, path, noDrain)
 	defer db.Close()
 	checkChain(t, db.Audit(), "a", 1)
