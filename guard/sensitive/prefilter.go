@@ -1,6 +1,7 @@
 package sensitive
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"regexp"
 	"regexp/syntax"
@@ -23,17 +24,42 @@ const prefixMax = 32
 // prefixMax characters as a set of states, with every empty-width
 // assertion taken as holding. It rejects a text where no state is left
 // before a match could have ended; it never reads past a state set
-// that could match.
+// that could match. The sets a text's first characters lead to are
+// mostly a few, met again and again: they are numbered and their
+// transitions tabled (a DFA) when the filter is built, so that a
+// character costs a table load instead of a step of every state in the
+// set; past the table's bounds the sets are run as they are.
 type prefixFilter struct {
 	insts []prefixInst // the program's character-reading instructions
 	start []uint64     // states before the first character
 	match bool         // the regex matches the empty text
 	words int          // uint64 words per state set
-	// quick holds, for the first characters, the ASCII bytes any state
-	// that far in takes: a test of a few bytes that rejects most texts
-	// before the state sets are run.
-	quick [][2]uint64
+	// The state sets the first characters can reach, as a DFA built
+	// when the filter is: state 0 is start, set(q) state q's set, and
+	// trans[q*stride+k] what reading a character of class k in state q
+	// leads to: a state, or preFalse, preTrue, or preUnbuilt past the
+	// DFA's bounds, where holds runs the sets on from set(q).
+	// Class k < stride-1 is the ASCII bytes classes maps to k (bytes no
+	// instruction tells apart); stride-1 is any other character.
+	classes [utf8.RuneSelf]uint8
+	stride  int
+	trans   []int16
+	sets    []uint64
 }
+
+// What a DFA transition of a prefixFilter leads to besides a state.
+const (
+	preFalse   = -1 // no state is left: the regex cannot match
+	preTrue    = -2 // a match can end here
+	preUnbuilt = -3 // past the DFA's bound: run the state sets
+)
+
+// The bounds on a prefixFilter's DFA: its table's entries, and the
+// characters it reads (most texts are decided in fewer).
+const (
+	preMaxEntries = 1 << 12
+	preDepth      = prefixMax
+)
 
 // prefixInst is one character-reading instruction: the ASCII bytes it
 // takes, whether it takes any other character, and the states (and
@@ -87,43 +113,120 @@ func newPrefixFilter(expr string) *prefixFilter {
 			}
 		}
 	}
-	f.quick = f.unions(prefixQuick)
+	f.build()
 	return f
 }
 
-// prefixQuick is the number of characters of quick tests.
-const prefixQuick = 16
-
-// unions returns, for up to n characters, the ASCII bytes taken by the
-// states that far from the start, stopping where a match can end.
-func (f *prefixFilter) unions(n int) [][2]uint64 {
-	var out [][2]uint64
-	cur := f.start
-	if f.match {
-		return nil
+// build makes the DFA of the state sets the first preDepth characters
+// reach, breadth-first, up to preMaxEntries entries; the transitions
+// past those bounds are preUnbuilt.
+func (f *prefixFilter) build() {
+	// Byte classes: the ASCII bytes every instruction takes or not alike.
+	sig := make([]byte, len(f.insts))
+	index := map[string]uint8{}
+	var reps []byte // a byte of each class
+	for c := range byte(utf8.RuneSelf) {
+		for i := range f.insts {
+			sig[i] = byte(f.insts[i].ascii[c>>6] >> (c & 63) & 1)
+		}
+		k, ok := index[string(sig)]
+		if !ok {
+			k = uint8(len(reps))
+			index[string(sig)] = k
+			reps = append(reps, c)
+		}
+		f.classes[c] = k
 	}
-	for range n {
-		var set [2]uint64
-		next := make([]uint64, f.words)
-		for wi, word := range cur {
-			for word != 0 {
-				b := bits.TrailingZeros64(word)
-				word &= word - 1
-				in := &f.insts[wi<<6|b]
-				if in.match {
-					return out
+	f.stride = len(reps) + 1
+	states := map[string]int16{}
+	key := make([]byte, 8*f.words)
+	add := func(set []uint64) int16 {
+		for i, x := range set {
+			binary.LittleEndian.PutUint64(key[8*i:], x)
+		}
+		if q, ok := states[string(key)]; ok {
+			return q
+		}
+		q := len(f.trans) / f.stride
+		if (q+1)*f.stride > preMaxEntries {
+			return preUnbuilt
+		}
+		states[string(key)] = int16(q)
+		f.sets = append(f.sets, set...)
+		f.trans = append(f.trans, make([]int16, f.stride)...)
+		return int16(q)
+	}
+	add(f.start)
+	next := make([]uint64, f.words)
+	for depth, lo := 0, 0; lo < len(f.trans)/f.stride; depth++ {
+		hi := len(f.trans) / f.stride
+		for q := lo; q < hi; q++ {
+			for k := range f.stride {
+				// add appends to f.trans and f.sets: they are read and
+				// written by index, never through a slice add may
+				// outgrow.
+				at := q*f.stride + k
+				if depth >= preDepth {
+					f.trans[at] = preUnbuilt
+					continue
 				}
-				set[0] |= in.ascii[0]
-				set[1] |= in.ascii[1]
-				for k, x := range in.next {
-					next[in.nextAt[k]] |= x
+				c, ascii := byte(0), false
+				if k < len(reps) {
+					c, ascii = reps[k], true
+				}
+				clear(next)
+				switch f.step(f.set(q), c, ascii, next) {
+				case stepMatch:
+					f.trans[at] = preTrue
+				case stepDead:
+					f.trans[at] = preFalse
+				default:
+					f.trans[at] = add(next)
 				}
 			}
 		}
-		out = append(out, set)
-		cur = next
+		lo = hi
 	}
-	return out
+}
+
+// set returns the state set of DFA state q.
+func (f *prefixFilter) set(q int) []uint64 { return f.sets[q*f.words : (q+1)*f.words] }
+
+// The outcomes of prefixFilter.step.
+const (
+	stepAlive = iota
+	stepMatch
+	stepDead
+)
+
+// step reads one character from the states in cur: the ASCII byte c
+// when ascii is set, else any other character. It returns stepMatch
+// when a state that takes it can end a match, stepDead when no state
+// takes it, else stepAlive with the states after it added to next
+// (which must be clear).
+func (f *prefixFilter) step(cur []uint64, c byte, ascii bool, next []uint64) int {
+	alive := false
+	for wi, word := range cur {
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &= word - 1
+			in := &f.insts[wi<<6|b]
+			if ascii && in.ascii[c>>6]&(1<<(c&63)) == 0 || !ascii && !in.other {
+				continue
+			}
+			if in.match {
+				return stepMatch
+			}
+			for k, x := range in.next {
+				next[in.nextAt[k]] |= x
+			}
+			alive = true
+		}
+	}
+	if !alive {
+		return stepDead
+	}
+	return stepAlive
 }
 
 // closure returns the character-reading states reachable from pc
@@ -164,26 +267,43 @@ func (f *prefixFilter) holds(t string, buf []uint64) (bool, []uint64) {
 	if f.match {
 		return true, buf
 	}
-	// While the text is ASCII, a character is a byte.
-	for j, set := range f.quick {
-		if j >= len(t) {
+	q := 0
+	for i, n := 0, 0; n < prefixMax; n++ {
+		if i >= len(t) {
 			return false, buf
 		}
-		c := t[j]
-		if c >= utf8.RuneSelf {
-			break
+		c, w := t[i], 1
+		k := f.stride - 1
+		if c < utf8.RuneSelf {
+			k = int(f.classes[c])
+		} else {
+			_, w = utf8.DecodeRuneInString(t[i:])
 		}
-		if set[c>>6]&(1<<(c&63)) == 0 {
+		switch x := f.trans[q*f.stride+k]; x {
+		case preFalse:
 			return false, buf
+		case preTrue:
+			return true, buf
+		case preUnbuilt:
+			return f.run(t, i, n, f.set(q), buf)
+		default:
+			q = int(x)
 		}
+		i += w
 	}
+	return true, buf
+}
+
+// run is holds from character n, at byte i of t, in the states of
+// set: the state sets run one character at a time.
+func (f *prefixFilter) run(t string, i, n int, set []uint64, buf []uint64) (bool, []uint64) {
 	if cap(buf) < 2*f.words {
 		buf = make([]uint64, 2*f.words)
 	}
 	buf = buf[:2*f.words]
 	cur, next := buf[:f.words], buf[f.words:]
-	copy(cur, f.start)
-	for i, n := 0, 0; n < prefixMax; n++ {
+	copy(cur, set)
+	for ; n < prefixMax; n++ {
 		if i >= len(t) {
 			return false, buf
 		}
@@ -194,25 +314,10 @@ func (f *prefixFilter) holds(t string, buf []uint64) (bool, []uint64) {
 		}
 		i += w
 		clear(next)
-		alive := false
-		for wi, word := range cur {
-			for word != 0 {
-				b := bits.TrailingZeros64(word)
-				word &= word - 1
-				in := &f.insts[wi<<6|b]
-				if ascii && in.ascii[c>>6]&(1<<(c&63)) == 0 || !ascii && !in.other {
-					continue
-				}
-				if in.match {
-					return true, buf
-				}
-				for k, x := range in.next {
-					next[in.nextAt[k]] |= x
-				}
-				alive = true
-			}
-		}
-		if !alive {
+		switch f.step(cur, c, ascii, next) {
+		case stepMatch:
+			return true, buf
+		case stepDead:
 			return false, buf
 		}
 		cur, next = next, cur

@@ -39,6 +39,7 @@ func checkPrefilters(t *testing.T, rs []*secretRule, text string, limit int) {
 			if r.pre != nil && want != nil && !preHolds(r, sub) {
 				t.Fatalf("%s: position filter rejects %q, which the regex matches at %v", r.id, sub, want)
 			}
+			checkPrefilterDFA(t, r, sub)
 			if r.short != nil {
 				for _, n := range []int{len(sub), r.shortMax, r.shortMax / 2} {
 					s := sub[:min(n, len(sub))]
@@ -52,6 +53,22 @@ func checkPrefilters(t *testing.T, rs []*secretRule, text string, limit int) {
 				}
 			}
 		}
+	}
+}
+
+// checkPrefilterDFA holds a prefilter's DFA to the state sets it is
+// built from, run one character at a time from the start.
+func checkPrefilterDFA(t *testing.T, r *secretRule, sub string) {
+	t.Helper()
+	if r.pre == nil {
+		return
+	}
+	want := r.pre.match
+	if !want {
+		want, _ = r.pre.run(sub, 0, 0, r.pre.start, nil)
+	}
+	if got := preHolds(r, sub); got != want {
+		t.Fatalf("%s: the position filter's DFA says %v on %q, its state sets %v", r.id, got, sub, want)
 	}
 }
 
@@ -96,6 +113,7 @@ func TestPrefiltersDevSet(t *testing.T) {
 					if r.pre != nil && want != nil && !preHolds(r, sub) {
 						t.Fatalf("%s: position filter rejects %q, which the regex matches", r.id, sub)
 					}
+					checkPrefilterDFA(t, r, sub)
 					if r.short != nil {
 						s := sub[:min(len(sub), r.shortMax)]
 						if got, want := r.short.FindStringSubmatchIndex(s), r.anchor.FindStringSubmatchIndex(s); !slices.Equal(got, want) {
