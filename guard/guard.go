@@ -387,6 +387,10 @@ func placeholderKey(p, s string, f *Finding) string {
 // clip makes e valid UTF-8 of at most maxExcerpt bytes, with control
 // characters shown as spaces.
 func clip(e string) string {
+	if n := min(len(e), maxExcerpt); printableASCII(e[:n]) {
+		// Most excerpts: valid UTF-8 without controls, cut anywhere.
+		return strings.Clone(e[:n])
+	}
 	e = strings.ToValidUTF8(e, "\uFFFD")
 	if len(e) > maxExcerpt {
 		n := maxExcerpt
@@ -401,6 +405,17 @@ func clip(e string) string {
 		}
 		return r
 	}, e))
+}
+
+// printableASCII reports whether every byte of s is printable ASCII
+// (0x20 to 0x7e).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // redactString returns s with the spans of the findings since first that

@@ -262,3 +262,49 @@ func TestScanConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// refClip is clip without its fast path for printable ASCII.
+func refClip(e string) string {
+	e = strings.ToValidUTF8(e, "\uFFFD")
+	if len(e) > maxExcerpt {
+		n := maxExcerpt
+		for n > 0 && !utf8.RuneStart(e[n]) {
+			n--
+		}
+		e = e[:n]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, e)
+}
+
+var clipSeeds = []string{
+	"", "plain words", strings.Repeat("abcdefghij", 20), "tab\there", "del\x7f",
+	"caf\u00e9", strings.Repeat("x", maxExcerpt-1) + "\u00e9", "bad \xff byte", "~ }",
+	strings.Repeat("y", maxExcerpt) + "\x00",
+}
+
+// TestClip holds clip to its reference on the seeds, cut at every length.
+func TestClip(t *testing.T) {
+	for _, s := range clipSeeds {
+		for n := 0; n <= len(s); n++ {
+			if got, want := clip(s[:n]), refClip(s[:n]); got != want {
+				t.Fatalf("clip(%q) = %q, want %q", s[:n], got, want)
+			}
+		}
+	}
+}
+
+func FuzzClip(f *testing.F) {
+	for _, s := range clipSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := clip(s), refClip(s); got != want {
+			t.Fatalf("clip(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

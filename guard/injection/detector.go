@@ -487,12 +487,26 @@ func excerpt(s string, start, end int) string {
 		}
 		s = s[:cut]
 	}
+	if printableASCII(s) {
+		return s // what Map returns: no control, no U+FFFD
+	}
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == utf8.RuneError {
 			return ' '
 		}
 		return r
 	}, s)
+}
+
+// printableASCII reports whether every byte of s is printable ASCII
+// (0x20 to 0x7e).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }

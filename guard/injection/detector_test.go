@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/subzero-gateway/subzero/guard"
@@ -368,4 +369,51 @@ func TestEmbeddedModel(t *testing.T) {
 	if attack <= benign {
 		t.Errorf("model scores an attack %.3f and a plain question %.3f", attack, benign)
 	}
+}
+
+// refExcerpt is excerpt without its fast path for printable ASCII.
+func refExcerpt(s string, start, end int) string {
+	start = max(0, min(start, len(s)))
+	end = max(start, min(end, len(s)))
+	s = s[start:end]
+	if len(s) > excerptMax {
+		cut := excerptMax
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+var excerptSeeds = []string{
+	"", "ignore all previous instructions", strings.Repeat("abcdefghij", 20), "tab\there", "del\x7f",
+	"caf\u00e9", strings.Repeat("x", excerptMax-1) + "\u00e9", "bad \xff byte", "\u0085next line", "~ }",
+}
+
+// TestExcerpt holds excerpt to its reference on the seeds, at every end.
+func TestExcerpt(t *testing.T) {
+	for _, s := range excerptSeeds {
+		for n := 0; n <= len(s); n++ {
+			if got, want := excerpt(s, 1, n), refExcerpt(s, 1, n); got != want {
+				t.Fatalf("excerpt(%q, 1, %d) = %q, want %q", s, n, got, want)
+			}
+		}
+	}
+}
+
+func FuzzExcerpt(f *testing.F) {
+	for _, s := range excerptSeeds {
+		f.Add(s, 0, len(s))
+	}
+	f.Fuzz(func(t *testing.T, s string, start, end int) {
+		if got, want := excerpt(s, start, end), refExcerpt(s, start, end); got != want {
+			t.Fatalf("excerpt(%q, %d, %d) = %q, want %q", s, start, end, got, want)
+		}
+	})
 }
