@@ -98,7 +98,7 @@ func (d *Detector) plantedTask(s *scratch, folded string) {
 	ev := &s.ev[fPlantedTask]
 	next := 0 // the end of the last sentence examined
 	for i := o0 + 1; i < len(text); i++ {
-		if i < next || strings.IndexByte("\n\r.!?|", text[i-1]) < 0 {
+		if i < next || !sentenceEnds[text[i-1]] {
 			continue
 		}
 		j := skipLeadForward(text, i)
@@ -211,10 +211,27 @@ func opens(s, w string) bool {
 	return len(s) >= len(w) && strings.EqualFold(s[:len(w)], w) && (len(s) == len(w) || !isASCIIWord(s[len(w)]))
 }
 
+// The bytes that end a sentence (before the next one starts) and that
+// skipLeadForward and skipLead step over, as sets: the bullet is three
+// bytes, each in the set, as strings.IndexByte would find them.
+var (
+	sentenceEnds = byteSet("\n\r.!?|")
+	leadBlanks   = byteSet(" \t\"'*->•,:")
+	trailBlanks  = byteSet(" \t\"'*->•,")
+)
+
+// byteSet returns the set of the bytes of s.
+func byteSet(s string) (set [256]bool) {
+	for i := 0; i < len(s); i++ {
+		set[s[i]] = true
+	}
+	return set
+}
+
 // skipLeadForward steps over blanks, bullets and one lead word at text[i:].
 func skipLeadForward(text string, i int) int {
 	blank := func(i int) int {
-		for i < len(text) && strings.IndexByte(" \t\"'*->•,:", text[i]) >= 0 {
+		for i < len(text) && leadBlanks[text[i]] {
 			i++
 		}
 		return i
@@ -238,7 +255,7 @@ func (s *scratch) sentence(folded string, fs int) (int, int, bool) {
 		return 0, 0, false
 	}
 	i := skipLead(text, o)
-	if i > 0 && strings.IndexByte("\n\r.!?|", text[i-1]) < 0 {
+	if i > 0 && !sentenceEnds[text[i-1]] {
 		return 0, 0, false
 	}
 	end := min(len(text), o+plantMaxSentence)
@@ -273,7 +290,7 @@ var leads = []string{"please", "also", "and", "p.s.", "ps", "ps:", "p.s.:", "add
 // stepping back over blanks, bullets, quotes and one lead word.
 func skipLead(text string, o int) int {
 	blank := func(i int) int {
-		for i > 0 && strings.IndexByte(" \t\"'*->•,", text[i-1]) >= 0 {
+		for i > 0 && trailBlanks[text[i-1]] {
 			i--
 		}
 		return i

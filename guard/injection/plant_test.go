@@ -100,3 +100,22 @@ func FuzzStartSets(f *testing.F) {
 	f.Add("\u212aelvin \u017f ÉCRIS \xff")
 	f.Fuzz(checkStartSets)
 }
+
+// TestByteSets holds the byte sets to strings.IndexByte over the
+// strings they are built from.
+func TestByteSets(t *testing.T) {
+	for _, c := range []struct {
+		set  *[256]bool
+		list string
+	}{
+		{&sentenceEnds, "\n\r.!?|"},
+		{&leadBlanks, " \t\"'*->•,:"},
+		{&trailBlanks, " \t\"'*->•,"},
+	} {
+		for b := range 256 {
+			if got, want := c.set[b], strings.IndexByte(c.list, byte(b)) >= 0; got != want {
+				t.Errorf("%q: byte %#x: %v, want %v", c.list, b, got, want)
+			}
+		}
+	}
+}
