@@ -162,15 +162,32 @@ func (v *vserver) serveToolCall(w http.ResponseWriter, r *http.Request, req rpcR
 		writeRPCError(w, req.ID, modern, d)
 		return true
 	}
-	b := make([]byte, 0, len(out)+len(req.ID)+40)
-	b = append(b, `{"jsonrpc":"2.0","id":`...)
-	b = append(b, req.ID...)
-	b = append(b, `,"result":`...)
-	b = append(b, out...)
-	b = append(b, "}\n"...)
-	writeJSON(w, http.StatusOK, b)
+	writeResult(w, req.ID, out)
 	return true
 }
+
+// writeResult answers with the JSON-RPC response of id whose result is
+// out, written in pieces around out rather than copied into one buffer
+// (the response writer buffers them).
+func writeResult(w http.ResponseWriter, id json.RawMessage, out []byte) {
+	w.Header()["Content-Type"] = contentTypeJSON
+	w.WriteHeader(http.StatusOK)
+	for _, b := range [...][]byte{resultHead, id, resultMid, out, resultTail} {
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+	}
+}
+
+var (
+	resultHead = []byte(`{"jsonrpc":"2.0","id":`)
+	resultMid  = []byte(`,"result":`)
+	resultTail = []byte("}\n")
+)
+
+// contentTypeJSON is the value of every JSON answer's Content-Type; header
+// values are not changed once set, so one slice serves every answer.
+var contentTypeJSON = []string{"application/json"}
 
 // serveToolsList answers a tools/list from the tools the server last
 // registered, each encoded once (list.go), filtered by Visibility; unless
@@ -369,7 +386,7 @@ func statusOf(code int) int {
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
