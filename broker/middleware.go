@@ -133,16 +133,41 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			code := strconv.Itoa(max(sw.code, 200))
+			status := max(sw.code, 200)
+			code := statusLabel(status)
 			elapsed := time.Since(start)
 			s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
 			s.metrics.latency.WithLabelValues(route, code).Observe(elapsed.Seconds())
-			s.logger.InfoContext(ctx, "request", "method", r.Method, "route", route, "path", r.URL.Path,
-				"status", max(sw.code, 200), "bytes", sw.bytes, "duration_ms", float64(elapsed.Microseconds())/1000,
-				"client", client)
+			// LogAttrs: the same record as InfoContext's key-value pairs,
+			// without boxing each value.
+			s.logger.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
+				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int("bytes", sw.bytes),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.String("client", client))
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// statusLabel is an HTTP status as a metric label, without allocating for
+// the common ones.
+func statusLabel(status int) string {
+	switch status {
+	case http.StatusOK:
+		return "200"
+	case http.StatusAccepted:
+		return "202"
+	case http.StatusNoContent:
+		return "204"
+	case http.StatusBadRequest:
+		return "400"
+	case http.StatusUnauthorized:
+		return "401"
+	case http.StatusForbidden:
+		return "403"
+	case http.StatusNotFound:
+		return "404"
+	}
+	return strconv.Itoa(status)
 }
 
 // trusted reports whether the request's peer is a configured proxy.
