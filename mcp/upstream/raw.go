@@ -37,11 +37,19 @@ type RawTool struct {
 	tool mcp.Tool
 	// bound: arguments are mirrored in Mcp-Param-* headers (x-mcp-header).
 	bound bool
+	// header holds the standard headers of a 2026-07-28 call (Mcp-Method
+	// and Mcp-Name), as mcp.StandardHeaders makes them; it is only read.
+	header http.Header
 }
 
 // NewRawTool prepares t, as the upstream lists it, for CallToolRaw.
 func NewRawTool(t mcp.Tool) *RawTool {
-	return &RawTool{tool: t, bound: len(mcp.ExtractParamHeaderBindings(&t)) > 0}
+	h := make(http.Header, 2)
+	h.Set(mcp.HeaderMethod, string(mcp.MethodToolsCall))
+	if name, ok := mcp.EncodeHeaderValue(t.Name); ok {
+		h.Set(mcp.HeaderName, name)
+	}
+	return &RawTool{tool: t, bound: len(mcp.ExtractParamHeaderBindings(&t)) > 0, header: h}
 }
 
 // CallToolRaw calls the tool t with args (a JSON object; nil for none) and
@@ -113,13 +121,10 @@ func callToolRaw(ctx context.Context, c *client.Client, tr *transport.Streamable
 	var header http.Header
 	if modern {
 		// As mcp.StandardHeaders makes them, without decoding the params
-		// again for the name.
-		header = make(http.Header, 3)
-		header.Set(mcp.HeaderMethod, string(mcp.MethodToolsCall))
-		if name, ok := mcp.EncodeHeaderValue(t.tool.Name); ok {
-			header.Set(mcp.HeaderName, name)
-		}
+		// again for the name; the tool's own unless arguments are bound.
+		header = t.header
 		if t.bound {
+			header = t.header.Clone()
 			for k, v := range mcp.GenerateParamHeaders(&t.tool, encoded) {
 				header.Set(k, v)
 			}
