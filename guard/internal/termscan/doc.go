@@ -49,6 +49,10 @@
 //
 // A Matcher reads texts of any length and content, valid UTF-8 or not,
 // in time linear in the text plus the occurrences reported; it keeps no
-// reference to a text. Its tables are built once from trusted terms; a
+// reference to a text. The narrow table's steps read the table and the
+// text through unsafe pointers, without bound checks: a state number
+// comes from the table (newDFA checks that every entry is one of its
+// states) and a class from a [256]uint8, and the lanes' last byte is
+// checked before the loop. Its tables are built once from trusted terms; a
 // Matcher is safe for concurrent use, a Scratch is not.
 package termscan
