@@ -78,7 +78,8 @@ func deny(status int, code, desc string) (*token.Claims, denial) {
 
 // check authenticates r.
 func (g *resourceGuard) check(r *http.Request) (*token.Claims, denial) {
-	if r.URL.Query().Has("access_token") {
+	// Query parses into a new map: only a request with a query has one.
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
 		return deny(http.StatusBadRequest, "invalid_request", "access tokens are accepted only in the Authorization header")
 	}
 	auths := r.Header.Values("Authorization")
