@@ -1070,7 +1070,6 @@ func plainStretch(b []byte, i int) (e, stop, tokens int) {
 	const ones, high, low = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	src := b[i:cap(b)]
 	prevSpace, prevStart := uint64(0x80), uint64(0) // lane 7 of the word before
-	last := i                                       // the last token start seen
 	// The loop's condition never ends it (the padding's gap does): it
 	// spares the load its bound checks.
 	for k := 0; k <= len(src)-8; k += 8 {
@@ -1093,9 +1092,6 @@ func plainStretch(b []byte, i int) (e, stop, tokens int) {
 			sp&ps) & high // two spaces
 		if bad == 0 {
 			tokens += bits.OnesCount64(start)
-			if start != 0 {
-				last = p + (63-bits.LeadingZeros64(start))/8
-			}
 			prevSpace, prevStart = sp>>56, start>>56
 			continue
 		}
@@ -1105,8 +1101,11 @@ func plainStretch(b []byte, i int) (e, stop, tokens int) {
 		tokens += bits.OnesCount64(start & below)
 		switch {
 		case sp&low == 0: // inside a token: stop at its start
-			if s := start & (below | low); s != 0 {
-				last = p + (63-bits.LeadingZeros64(s))/8
+			// Tokens are one space apart: it starts after the last
+			// space before a, or at i.
+			last := a
+			for last > i && b[last-1] != ' ' {
+				last--
 			}
 			if last < a {
 				tokens-- // its start was counted
