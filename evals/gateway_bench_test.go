@@ -490,14 +490,17 @@ func countTools(tb testing.TB, contentType string, body []byte) int {
 // The lean load generator: like wrk, it sends pre-encoded requests and
 // does no more than check the answers, so that the benchmarks' figures are
 // the server's, not mcp-go's client's (whose encoding and decoding cost
-// most of a direct call). Each caller opens a real MCP session
-// (initialize, then notifications/initialized, on protocol 2025-11-25)
-// over keep-alive net/http, then sends tools/call with the same JSON-RPC
-// body each time; the answer is read in full and must be a result holding
-// the tool's text, not an error.
+// most of a direct call). Each caller speaks protocol 2026-07-28, the
+// newest, which the gateway also speaks to its upstreams, so that the
+// direct call and the upstream leg of a gateway call cost the upstream the
+// same: it asks server/discover once, then sends stateless tools/call
+// requests over keep-alive net/http with the same JSON-RPC body (the
+// request _meta included) and the Mcp-Method and Mcp-Name headers each
+// time; the answer is read in full and must be a result holding the tool's
+// text, not an error.
 
 // leanProtocol is the protocol version the lean callers speak.
-const leanProtocol = mcpgo.ProtocolVersion20251125
+const leanProtocol = mcpgo.ProtocolVersion20260728
 
 // caller makes one tools/call and checks its answer.
 type caller interface {
@@ -518,7 +521,7 @@ type leanCaller struct {
 	url     string
 	k       callerKind
 	auth    string // Authorization header value; "" for direct
-	session string
+	tool    string // the Mcp-Name header of the calls
 	body    []byte
 	// proofs are signed ahead of the requests (DPoP): the client's signing
 	// is not the gateway's cost.
@@ -526,55 +529,40 @@ type leanCaller struct {
 	buf    bytes.Buffer
 }
 
+// leanMeta is the request _meta of every lean request.
+const leanMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"` + leanProtocol +
+	`","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"subzero-bench-lean","version":"1"}}`
+
 // leanToolsCall is the body of every lean tools/call to the tool name.
 func leanToolsCall(name string) []byte {
-	return []byte(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"` + name + `","arguments":{"id":"q3-planning"}}}`)
+	return []byte(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"` + name + `","arguments":{"id":"q3-planning"},` + leanMeta + `}}`)
 }
 
 // newLeanCaller opens a session at url for a caller of kind k.
 func newLeanCaller(tb testing.TB, hc *http.Client, url string, k callerKind, auth string, proofs *proofQueue) *leanCaller {
 	tb.Helper()
-	l := &leanCaller{hc: hc, url: url, k: k, auth: auth, proofs: proofs, body: leanToolsCall(toolName(k))}
-	ctx := context.Background()
-	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"` + leanProtocol +
-		`","capabilities":{},"clientInfo":{"name":"subzero-bench-lean","version":"1"}}}`
-	resp, body, err := l.post(ctx, []byte(init))
+	l := &leanCaller{hc: hc, url: url, k: k, auth: auth, proofs: proofs, tool: toolName(k), body: leanToolsCall(toolName(k))}
+	// server/discover, as a 2026-07-28 client starts: the server must
+	// offer the protocol.
+	discover := []byte(`{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{` + leanMeta + `}}`)
+	resp, body, err := l.post(context.Background(), discover, string(mcpgo.MethodServerDiscover), "")
 	if err != nil {
-		tb.Fatalf("lean %s: initialize: %v", k, err)
+		tb.Fatalf("lean %s: server/discover: %v", k, err)
 	}
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"result"`)) {
-		tb.Fatalf("lean %s: initialize: %s %.200s", k, resp.Status, body)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"`+leanProtocol+`"`)) {
+		tb.Fatalf("lean %s: server/discover: %s %.300s", k, resp.Status, body)
 	}
-	if l.session = resp.Header.Get(mcpgo.HeaderSessionID); l.session == "" {
-		tb.Fatalf("lean %s: initialize: no session ID", k)
-	}
-	resp, body, err = l.post(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		tb.Fatalf("lean %s: notifications/initialized: %v %v %.200s", k, err, resp, body)
-	}
-	tb.Cleanup(func() {
-		req, err := http.NewRequest(http.MethodDelete, l.url, nil)
-		if err != nil {
-			return
-		}
-		if l.header(req) != nil {
-			return
-		}
-		if resp, err := l.hc.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
 	return l
 }
 
-func (l *leanCaller) header(req *http.Request) error {
+func (l *leanCaller) header(req *http.Request, method, name string) error {
 	h := req.Header
 	h["Content-Type"] = []string{"application/json"}
 	h["Accept"] = []string{"application/json, text/event-stream"}
-	if l.session != "" {
-		h[mcpgo.HeaderSessionID] = []string{l.session}
-		h[mcpgo.HeaderProtocolVersion] = []string{leanProtocol}
+	h[mcpgo.HeaderProtocolVersion] = []string{leanProtocol}
+	h[mcpgo.HeaderMethod] = []string{method}
+	if name != "" {
+		h[mcpgo.HeaderName] = []string{name}
 	}
 	switch {
 	case l.k == dpop:
@@ -592,13 +580,14 @@ func (l *leanCaller) header(req *http.Request) error {
 	return nil
 }
 
-// post sends body and reads the whole answer into l.buf.
-func (l *leanCaller) post(ctx context.Context, body []byte) (*http.Response, []byte, error) {
+// post sends body, a request of method (and the Mcp-Name name), and reads
+// the whole answer into l.buf.
+func (l *leanCaller) post(ctx context.Context, body []byte, method, name string) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := l.header(req); err != nil {
+	if err := l.header(req, method, name); err != nil {
 		return nil, nil, err
 	}
 	resp, err := l.hc.Do(req)
@@ -618,7 +607,7 @@ var (
 )
 
 func (l *leanCaller) call(ctx context.Context) error {
-	resp, body, err := l.post(ctx, l.body)
+	resp, body, err := l.post(ctx, l.body, string(mcpgo.MethodToolsCall), l.tool)
 	if err != nil {
 		return fmt.Errorf("lean %s: tools/call: %w", l.k, err)
 	}
