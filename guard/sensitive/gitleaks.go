@@ -88,6 +88,9 @@ type allowRegex struct {
 	re   *regexp.Regexp
 	lits [][]byte
 	ac   *wordSet
+	// parts, when set, are re's alternatives (see splitAlternation),
+	// run in its place once its prefilter holds.
+	parts []allowRegex
 }
 
 // Bounds on an allowlist regex's literal prefilter.
@@ -106,6 +109,14 @@ func (x *allowRegex) match(target string, low []byte) bool {
 		if !slices.ContainsFunc(x.lits, func(l []byte) bool { return bytes.Contains(low, l) }) {
 			return false
 		}
+	}
+	if x.parts != nil {
+		for i := range x.parts {
+			if x.parts[i].match(target, low) {
+				return true
+			}
+		}
+		return false
 	}
 	return x.re.MatchString(target)
 }
@@ -158,22 +169,13 @@ func compileAllowlist(a gitleaksAllowlist) (*allowlist, error) {
 	case "line":
 		al.target = targetLine
 	}
-	for _, expr := range a.Regexes {
-		re, err := regexp.Compile(expr)
-		if err != nil {
+	for _, whole := range a.Regexes {
+		if _, err := regexp.Compile(whole); err != nil {
 			return nil, err
 		}
-		x := allowRegex{re: re}
-		if p, err := syntax.Parse(expr, syntax.Perl); err == nil {
-			if lits, ok := allowLits.required(p.Simplify()); ok && minLen(lits) >= allowMinLit {
-				if len(lits) > allowScanLits {
-					x.ac = newWordSet(lits)
-				} else {
-					for _, l := range lits {
-						x.lits = append(x.lits, []byte(l))
-					}
-				}
-			}
+		x, err := compileAllowRegex(whole)
+		if err != nil {
+			return nil, err
 		}
 		al.res = append(al.res, x)
 	}
@@ -185,6 +187,63 @@ func compileAllowlist(a gitleaksAllowlist) (*allowlist, error) {
 		al.stop = newWordSet(words)
 	}
 	return al, nil
+}
+
+// compileAllowRegex compiles one allowlist regex with its literal
+// prefilter, and its alternatives when it is split.
+func compileAllowRegex(expr string) (allowRegex, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return allowRegex{}, err
+	}
+	x := allowRegex{re: re}
+	if split := splitAlternation(expr); len(split) > 1 {
+		for _, sub := range split {
+			part, err := compileAllowRegex(sub)
+			if err != nil {
+				return allowRegex{}, err
+			}
+			x.parts = append(x.parts, part)
+		}
+	}
+	if p, err := syntax.Parse(expr, syntax.Perl); err == nil {
+		if lits, ok := allowLits.required(p.Simplify()); ok && minLen(lits) >= allowMinLit {
+			if len(lits) > allowScanLits {
+				x.ac = newWordSet(lits)
+			} else {
+				for _, l := range lits {
+					x.lits = append(x.lits, []byte(l))
+				}
+			}
+		}
+	}
+	return x, nil
+}
+
+// maxAllowProg is the size of the largest program the regexp package
+// runs with its backtracker rather than its NFA simulation.
+const maxAllowProg = 500
+
+// splitAlternation returns the alternatives of expr, a regex whose
+// program is larger than maxAllowProg and which is an alternation, as
+// regexes of their own; else expr alone. An allowlist regex is only
+// asked whether it matches somewhere, and an alternation matches
+// somewhere exactly where one of its alternatives does: each
+// alternative runs with its own literal prefilter, and with a program
+// small enough for the backtracker.
+func splitAlternation(expr string) []string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil || re.Op != syntax.OpAlternate {
+		return []string{expr}
+	}
+	if p, err := syntax.Compile(re.Simplify()); err != nil || len(p.Inst) <= maxAllowProg {
+		return []string{expr}
+	}
+	parts := make([]string, len(re.Sub))
+	for i, sub := range re.Sub {
+		parts[i] = sub.String()
+	}
+	return parts
 }
 
 // secretRule is one compiled gitleaks rule.
