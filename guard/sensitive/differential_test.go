@@ -26,10 +26,10 @@ func referenceDetectors(tb testing.TB) (d, ref *Detector) {
 	n := 0
 	for i := range ref.rules {
 		r := &ref.rules[i]
-		if r.pre != nil || r.short != nil {
+		if r.pre != nil || r.short != nil || r.needs != nil {
 			n++
 		}
-		r.pre, r.short = nil, nil
+		r.pre, r.short, r.needs = nil, nil, nil
 	}
 	if n == 0 {
 		tb.Fatal("no rule has a prefilter: the reference is the detector")

@@ -220,6 +220,97 @@ func compileAllowRegex(expr string) (allowRegex, error) {
 	return x, nil
 }
 
+// litFilter holds where a text, lower-cased, holds one of a set of
+// strings: lits, or ac's words when there are many.
+type litFilter struct {
+	lits [][]byte
+	ac   *wordSet
+}
+
+func newLitFilter(lits []string) litFilter {
+	if len(lits) > allowScanLits {
+		return litFilter{ac: newWordSet(lits)}
+	}
+	var f litFilter
+	for _, l := range lits {
+		f.lits = append(f.lits, []byte(l))
+	}
+	return f
+}
+
+// holds reports whether low holds one of the filter's strings.
+func (f *litFilter) holds(low []byte) bool {
+	if f.ac != nil {
+		return f.ac.in(low)
+	}
+	return slices.ContainsFunc(f.lits, func(l []byte) bool { return bytes.Contains(low, l) })
+}
+
+// requiredSets returns, for each part of expr's top-level concatenation
+// that has one, the set of strings (lower-cased) one of which every
+// match of that part, or of the parts from it on, holds: a text where any set has none of its
+// strings, lower-cased, has no match. The keyword prefilter keeps one
+// set; these are all, so that a rule whose keyword is common ("curl")
+// is not run on windows missing another of its parts ("-H").
+func requiredSets(expr string) []litFilter {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	var fs []litFilter
+	for i, p := range parts {
+		if !asciiLower(p) {
+			continue
+		}
+		// The strings starting the parts from p on (up to one that is
+		// not ASCII), else those inside p.
+		j := i
+		for j < len(parts) && asciiLower(parts[j]) {
+			j++
+		}
+		lits := allowLits.prefix(parts[i:j], []string{""})
+		if minLen(lits) < allowMinLit {
+			lits, _ = allowLits.required(p)
+		}
+		if minLen(lits) >= allowMinLit {
+			fs = append(fs, newLitFilter(lits))
+		}
+	}
+	return fs
+}
+
+// asciiLower reports whether re's literals and classes are ASCII, with
+// no case folding to a non-ASCII rune (k to U+212A, s to U+017F): then
+// the lower-cased strings required tells of are in the text's ASCII
+// lower-casing wherever a match is.
+func asciiLower(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf || re.Flags&syntax.FoldCase != 0 && strings.ContainsRune("kKsS", r) {
+				return false
+			}
+		}
+	case syntax.OpCharClass:
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf {
+				return false
+			}
+		}
+	}
+	for _, sub := range re.Sub {
+		if !asciiLower(sub) {
+			return false
+		}
+	}
+	return true
+}
+
 // maxAllowProg is the size of the largest program the regexp package
 // runs with its backtracker rather than its NFA simulation.
 const maxAllowProg = 500
@@ -285,6 +376,9 @@ type secretRule struct {
 	// with a smaller program (see shorten).
 	short    *regexp.Regexp
 	shortMax int
+	// needs are literal sets (see requiredSets) a window must hold one
+	// string of each of for the rule's regex to match in it.
+	needs []litFilter
 }
 
 // assignOps is the operator group of gitleaks' keyword-assignment
@@ -334,6 +428,7 @@ func compileGitleaks(cfg Config) (rules []secretRule, global []*allowlist, err e
 			sr.keywords = append(sr.keywords, strings.ToLower(k))
 		}
 		sr.left, sr.right = windowOf(r.Regex)
+		sr.needs = requiredSets(r.Regex)
 		sr.assign = strings.Contains(r.Regex, assignOps) && strings.Contains(r.Regex, assignPrefix)
 		if sr.assign {
 			sr.anchor = regexp.MustCompile(`^(?:` + r.Regex + `)`)

@@ -96,6 +96,7 @@ func compileNoseyParker(cfg Config) (rules []secretRule, skipped map[string]stri
 		if g, ok := npSecretGroup[n.ID]; ok {
 			sr.group = g
 		}
+		sr.needs = requiredSets(expr)
 		switch {
 		case slices.Contains(n.Categories, "identifier"):
 			sr.score = 0.5

@@ -225,6 +225,12 @@ func (d *Detector) runAnchored(s *scratch, text string, rule, a int) {
 func (d *Detector) runRule(s *scratch, text string, w window) {
 	r := &d.rules[w.rule]
 	sub := text[w.start:w.end]
+	low := s.low[w.start:w.end]
+	for i := range r.needs {
+		if !r.needs[i].holds(low) {
+			return
+		}
+	}
 	for _, m := range r.re.FindAllStringSubmatchIndex(sub, -1) {
 		d.ruleMatch(s, text, r, w.start, sub, m)
 	}
