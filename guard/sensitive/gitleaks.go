@@ -273,9 +273,9 @@ func requiredSets(expr string) []litFilter {
 		for j < len(parts) && asciiLower(parts[j]) {
 			j++
 		}
-		lits := allowLits.prefix(parts[i:j], []string{""})
+		lits := requiredLits.prefix(parts[i:j], []string{""})
 		if minLen(lits) < allowMinLit {
-			lits, _ = allowLits.required(p)
+			lits, _ = requiredLits.required(p)
 		}
 		if minLen(lits) >= allowMinLit {
 			fs = append(fs, newLitFilter(lits))
@@ -283,6 +283,11 @@ func requiredSets(expr string) []litFilter {
 	}
 	return fs
 }
+
+// requiredLits bounds requiredSets' sets: the sets of literals a rule's
+// parts can start with multiply, and at allowLits' bound building them
+// took a second of startup for sets too large to filter well anyway.
+const requiredLits litCap = 64
 
 // asciiLower reports whether re's literals and classes are ASCII, with
 // no case folding to a non-ASCII rune (k to U+212A, s to U+017F): then
