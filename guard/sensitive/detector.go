@@ -250,7 +250,19 @@ func (kw *keywordSet) id(w string) int {
 // their keywords, and this package's own secret detectors', to the
 // keyword set.
 func (d *Detector) buildSecrets(cfg Config) error {
+	// The two rule sets compile independently: side by side, for startup.
+	var (
+		nps     []secretRule
+		skipped map[string]string
+		npErr   error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		nps, skipped, npErr = compileNoseyParker(cfg)
+	}()
 	rules, global, err := compileGitleaks(cfg)
+	<-done
 	if err != nil {
 		return err
 	}
@@ -262,9 +274,8 @@ func (d *Detector) buildSecrets(cfg Config) error {
 		}
 		d.secrets = true
 	}
-	nps, skipped, err := compileNoseyParker(cfg)
-	if err != nil {
-		return err
+	if npErr != nil {
+		return npErr
 	}
 	d.npSkipped = skipped
 	d.rules = append(d.rules, nps...)
