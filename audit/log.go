@@ -378,11 +378,12 @@ func (l *Log) commit(first *appendReq) {
 
 // maxLinger bounds how long a commit waits for writers to rejoin, and
 // minLinger is the smallest previous batch that makes it wait at all: a
-// timer this short can fire a millisecond late, which only writers that
-// come back many at a time are worth.
+// timer this short can fire a millisecond late, which a writer coming
+// back alone is not worth, while writers coming back together fill a
+// commit and share its fdatasync.
 const (
 	maxLinger = 200 * time.Microsecond
-	minLinger = 4
+	minLinger = 2
 )
 
 func (l *Log) lingerTimer() <-chan time.Time {
