@@ -7,20 +7,7 @@ import (
 // needRules returns the default detector's rules with required sets.
 func needRules(tb testing.TB) []*secretRule {
 	tb.Helper()
-	d, err := New(Default())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var rs []*secretRule
-	for i := range d.rules {
-		if r := &d.rules[i]; r.needs != nil {
-			rs = append(rs, r)
-		}
-	}
-	if len(rs) == 0 {
-		tb.Fatal("no rule has required sets")
-	}
-	return rs
+	return defaultRules(tb, "required sets", func(r *secretRule) bool { return r.needs != nil })
 }
 
 // checkNeeds holds the required sets of rs to their regexes on text:

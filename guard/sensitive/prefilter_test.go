@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// prefilterRules returns the default detector's rules with a prefilter
-// or a short regex.
-func prefilterRules(tb testing.TB) []*secretRule {
+// defaultRules returns the default detector's rules that keep holds, of
+// which there must be one, what.
+func defaultRules(tb testing.TB, what string, keep func(*secretRule) bool) []*secretRule {
 	tb.Helper()
 	d, err := New(Default())
 	if err != nil {
@@ -16,14 +16,21 @@ func prefilterRules(tb testing.TB) []*secretRule {
 	}
 	var rs []*secretRule
 	for i := range d.rules {
-		if r := &d.rules[i]; r.pre != nil || r.short != nil {
+		if r := &d.rules[i]; keep(r) {
 			rs = append(rs, r)
 		}
 	}
 	if len(rs) == 0 {
-		tb.Fatal("no rule has a prefilter")
+		tb.Fatalf("no rule has %s", what)
 	}
 	return rs
+}
+
+// prefilterRules returns the default detector's rules with a prefilter
+// or a short regex.
+func prefilterRules(tb testing.TB) []*secretRule {
+	tb.Helper()
+	return defaultRules(tb, "a prefilter", func(r *secretRule) bool { return r.pre != nil || r.short != nil })
 }
 
 // checkPrefilters holds the prefilters of rs to their reference, the
