@@ -517,12 +517,12 @@ func (m mcpgoCaller) call(ctx context.Context) error { return callTool(ctx, m.c,
 
 // leanCaller calls with net/http and pre-encoded bodies.
 type leanCaller struct {
-	hc      *http.Client
-	url     string
-	k       callerKind
-	auth    string // Authorization header value; "" for direct
-	tool    string // the Mcp-Name header of the calls
-	body    []byte
+	hc   *http.Client
+	url  string
+	k    callerKind
+	auth string // Authorization header value; "" for direct
+	tool string // the Mcp-Name header of the calls
+	body []byte
 	// proofs are signed ahead of the requests (DPoP): the client's signing
 	// is not the gateway's cost.
 	proofs *proofQueue
