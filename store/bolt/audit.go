@@ -95,7 +95,7 @@ func (s *AuditStore) Scan(ctx context.Context, node string, from uint64, fn func
 	// those first, then read bbolt, and skip what both hold.
 	tail, _ := s.wal.snapshot(node)
 	var seen uint64
-	var any bool
+	var fromBolt bool
 	next := seqKey(from)
 	for next != nil {
 		if err := ctx.Err(); err != nil {
@@ -123,11 +123,11 @@ func (s *AuditStore) Scan(ctx context.Context, node string, from uint64, fn func
 			if err := fn(r); err != nil {
 				return err
 			}
-			seen, any = r.Seq, true
+			seen, fromBolt = r.Seq, true
 		}
 	}
 	for _, r := range tail {
-		if r.Seq < from || any && r.Seq <= seen {
+		if r.Seq < from || fromBolt && r.Seq <= seen {
 			continue
 		}
 		if err := fn(r); err != nil {

@@ -385,8 +385,9 @@ func (w *auditWAL) head(node string) (uint64, error) {
 	return head, nil
 }
 
-// add makes records visible to readers; their data must not change.
-func (w *auditWAL) add(node string, events, cps []audit.Record, size int) {
+// add makes records visible to readers (their data must not change) and
+// returns how many bytes now wait for bbolt.
+func (w *auditWAL) add(node string, events, cps []audit.Record, size int) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.pending[node]
@@ -401,6 +402,7 @@ func (w *auditWAL) add(node string, events, cps []audit.Record, size int) {
 		w.heads[node] = events[len(events)-1].Seq
 	}
 	w.bytes += size
+	return w.bytes
 }
 
 // Append writes one append's frame to the active file and returns once it
@@ -439,11 +441,7 @@ func (w *auditWAL) Append(node string, prev uint64, events, cps []audit.Record) 
 	if err := w.write(frame); err != nil {
 		return err
 	}
-	w.add(node, evs, cs, len(frame))
-	w.mu.Lock()
-	full := w.bytes >= w.drainBytes
-	w.mu.Unlock()
-	if full {
+	if w.add(node, evs, cs, len(frame)) >= w.drainBytes {
 		w.kick()
 	}
 	return nil
